@@ -1,0 +1,189 @@
+"""Model, training and data presets: one named preset per machine size, picked from the hardware.
+
+``get_preset()`` returns ``$T2SQL_PRESET`` when set, otherwise a preset chosen from the hardware
+(``gpu`` on a bf16-capable card with 24 GB or more, ``gpu-t4`` on a smaller or older card, ``laptop``
+on a CPU). Tests and nbval run with ``T2SQL_PRESET=tiny``. Presets round-trip through YAML/JSON files;
+``configs/`` holds the named ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_VAR = "T2SQL_PRESET"
+
+
+@dataclass
+class ModelSettings:
+    """GPT shape; the field names match ``t2sql_lib.model.GPTConfig``."""
+
+    vocab_size: int = 4096
+    context_length: int = 512
+    emb_dim: int = 192
+    n_heads: int = 4
+    n_layers: int = 4
+    drop_rate: float = 0.1
+    qkv_bias: bool = False
+    tie_weights: bool = True
+
+
+@dataclass
+class TrainSettings:
+    """Optimiser and loop settings for ``t2sql_lib.train``."""
+
+    batch_size: int = 16
+    grad_accum_steps: int = 1
+    learning_rate: float = 1e-3
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.1
+    warmup_steps: int = 100
+    max_steps: int = 2000
+    eval_every: int = 200
+    grad_clip: float = 1.0
+    precision: str = "auto"  # "auto": bf16 where supported, else fp16 + scaler on GPU, fp32 on CPU
+    compile: bool = False
+    seed: int = 123
+
+
+@dataclass
+class DataSettings:
+    """How much data a preset uses."""
+
+    n_synth_examples: int = 20_000
+    tokenizer_vocab_size: int = 4096
+    max_examples_per_dataset: int | None = None  # cap on Spider/WikiSQL examples (None: all)
+
+
+@dataclass
+class Preset:
+    """A named bundle of model, training and data settings."""
+
+    name: str
+    description: str
+    model: ModelSettings = field(default_factory=ModelSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    data: DataSettings = field(default_factory=DataSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "<dict>") -> Preset:
+        """Build a preset, naming ``source`` and the offending key on an unknown or mistyped field."""
+        unknown = set(d) - {"name", "description", "model", "train", "data"}
+        if unknown:
+            raise ValueError(f"{source}: unknown preset keys {sorted(unknown)}")
+        parts = {}
+        for key, klass in (("model", ModelSettings), ("train", TrainSettings), ("data", DataSettings)):
+            section = d.get(key) or {}
+            names = {f.name for f in dataclasses.fields(klass)}
+            bad = set(section) - names
+            if bad:
+                raise ValueError(f"{source}: unknown {key} settings {sorted(bad)}; known: {sorted(names)}")
+            parts[key] = klass(**section)
+        return cls(name=d.get("name", Path(source).stem), description=d.get("description", ""), **parts)
+
+    def save(self, path: str | Path) -> Path:
+        """Write as YAML (``.yaml``/``.yml``) or JSON (``.json``)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".json":
+            path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        else:
+            path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+        return path
+
+    def with_overrides(self, overrides: list[str]) -> Preset:
+        """A copy with ``section.key=value`` overrides applied (values parsed as YAML scalars)."""
+        d = self.to_dict()
+        for item in overrides:
+            if "=" not in item or "." not in item.split("=", 1)[0]:
+                raise ValueError(f"override {item!r} must look like section.key=value, e.g. train.max_steps=100")
+            dotted, raw = item.split("=", 1)
+            section, key = dotted.split(".", 1)
+            if section not in ("model", "train", "data") or key not in d[section]:
+                raise ValueError(f"override {item!r}: no setting {dotted!r}")
+            d[section][key] = yaml.safe_load(raw)
+        return Preset.from_dict(d, source="overrides")
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset(
+        "tiny",
+        "seconds on one CPU core: tests and nbval",
+        ModelSettings(vocab_size=1024, context_length=256, emb_dim=64, n_heads=2, n_layers=2, drop_rate=0.0),
+        TrainSettings(batch_size=8, learning_rate=3e-3, warmup_steps=10, max_steps=60, eval_every=20),
+        DataSettings(n_synth_examples=2_000, tokenizer_vocab_size=1024, max_examples_per_dataset=500),
+    ),
+    "laptop": Preset(
+        "laptop",
+        "minutes on a laptop CPU: the course notebooks run top to bottom",
+        ModelSettings(vocab_size=4096, context_length=512, emb_dim=192, n_heads=4, n_layers=4, drop_rate=0.1),
+        TrainSettings(batch_size=16, learning_rate=1e-3, warmup_steps=100, max_steps=2_000, eval_every=200),
+        DataSettings(n_synth_examples=20_000, tokenizer_vocab_size=4096, max_examples_per_dataset=5_000),
+    ),
+    "gpu-t4": Preset(
+        "gpu-t4",
+        "GPT-2 small (124M) shape on a 16 GB card without bf16 (Colab T4): fp16 + gradient scaler",
+        ModelSettings(vocab_size=50304, context_length=1024, emb_dim=768, n_heads=12, n_layers=12, drop_rate=0.1),
+        TrainSettings(batch_size=8, grad_accum_steps=4, learning_rate=3e-4, warmup_steps=500,
+                      max_steps=20_000, eval_every=1_000, precision="fp16"),
+        DataSettings(n_synth_examples=100_000, tokenizer_vocab_size=16_384),
+    ),
+    "gpu": Preset(
+        "gpu",
+        "GPT-2 small (124M) shape on an A100/H100: bf16, torch.compile",
+        ModelSettings(vocab_size=50304, context_length=1024, emb_dim=768, n_heads=12, n_layers=12, drop_rate=0.1),
+        TrainSettings(batch_size=32, grad_accum_steps=1, learning_rate=6e-4, warmup_steps=500,
+                      max_steps=20_000, eval_every=1_000, precision="bf16", compile=True),
+        DataSettings(n_synth_examples=100_000, tokenizer_vocab_size=16_384),
+    ),
+}
+
+
+def auto_preset_name() -> str:
+    """The preset the hardware suggests: ``gpu``, ``gpu-t4`` or ``laptop``."""
+    import torch
+
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        big = props.total_memory >= 24 * 1024**3
+        return "gpu" if big and torch.cuda.is_bf16_supported() else "gpu-t4"
+    return "laptop"
+
+
+def load_preset(name_or_path: str | Path) -> Preset:
+    """A built-in preset by name, a file under ``configs/`` by name, or a YAML/JSON file by path."""
+    key = str(name_or_path)
+    if key in PRESETS:
+        return dataclasses.replace(PRESETS[key])
+    path = Path(name_or_path)
+    if not path.exists():
+        from .paths import project_root
+
+        root = project_root()
+        candidate = root / "configs" / f"{key}.yaml" if root else None
+        if candidate is not None and candidate.exists():
+            path = candidate
+        else:
+            raise ValueError(f"unknown preset {key!r}: not one of {sorted(PRESETS)} and no file at {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        d = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        raise ValueError(f"{path}: cannot parse preset file: {err}") from err
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: a preset file must hold a mapping, got {type(d).__name__}")
+    return Preset.from_dict(d, source=str(path))
+
+
+def get_preset(name: str | None = None) -> Preset:
+    """The preset to use: ``name``, else ``$T2SQL_PRESET``, else one chosen from the hardware."""
+    return load_preset(name or os.environ.get(ENV_VAR) or auto_preset_name())
