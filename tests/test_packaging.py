@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import tomllib
 
+import pytest
 import yaml
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+; on 3.10 these checks are skipped
 
 
 def _name(requirement: str) -> str:
