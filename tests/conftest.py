@@ -1,4 +1,4 @@
-"""Test set-up shared by unit tests and the nbval notebook runs (kernels inherit this environment)."""
+"""Fixtures for the unit tests; the environment itself is set in the root conftest.py."""
 
 from __future__ import annotations
 
@@ -7,18 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from t2sql_lib.paths import shared_dir, spider_dir
+
 ROOT = Path(__file__).resolve().parent.parent
-
-# Before any kernel starts: the tiny preset, a headless matplotlib, offline GPT-2 BPE files.
-os.environ.setdefault("T2SQL_PRESET", "tiny")
-os.environ.setdefault("MPLBACKEND", "Agg")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-from t2sql_lib.paths import shared_dir, spider_dir, use_offline_tiktoken_cache  # noqa: E402
-
-use_offline_tiktoken_cache()
 
 
 @pytest.fixture(scope="session")
