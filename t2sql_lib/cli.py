@@ -27,6 +27,41 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .evaluate import evaluate, read_predictions
+    from .paths import outputs_dir
+
+    if args.dataset == "spider":
+        from .spider import load_spider
+
+        examples = load_spider(args.root, args.split)
+    else:
+        from .wikisql import load_wikisql
+
+        try:
+            examples = load_wikisql(args.root, args.split, download=not args.no_download)
+        except OSError as err:  # the download failed (offline, proxy): say so without a traceback
+            if isinstance(err, FileNotFoundError):
+                raise
+            print(f"t2sql eval: error: {err}", file=sys.stderr)
+            return 2
+    predictions = read_predictions(args.predictions, examples)
+    n_read = sum(p is not None for p in predictions)
+    skipped = f" ({examples.n_skipped} more skipped: {', '.join(examples.skipped)})" if examples.n_skipped else ""
+    print(f"{args.dataset} {args.split}: {len(examples)} questions{skipped}; "
+          f"{n_read} predictions read from {args.predictions}, {len(examples) - n_read} missing (scored 0)")
+    report = evaluate(examples, predictions, timeout_s=args.timeout, progress=args.progress,
+                      info={"dataset": args.dataset, "split": args.split, "predictions": str(args.predictions),
+                            "skipped": examples.skipped})
+    print(report)
+    output = Path(args.output) if args.output else outputs_dir() / f"eval_{args.dataset}_{args.split}.json"
+    report.save_json(output)
+    print(f"wrote {output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="t2sql", description="text2sql-from-scratch command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -35,6 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", metavar="PATH", help="write the preset in use (or --name) to a YAML/JSON file")
     p.add_argument("--name", dest="save_name", default=None, help="preset to save with --save")
     p.set_defaults(func=_cmd_presets)
+
+    p = sub.add_parser("eval", help="score a predictions file (one SQL per line) on Spider or WikiSQL")
+    p.add_argument("--dataset", choices=("spider", "wikisql"), default="spider")
+    p.add_argument("--split", default="dev", help="dataset split (default: dev)")
+    p.add_argument("--predictions", required=True, metavar="FILE",
+                   help="one SQL per line in dataset order, optionally 'SQL<TAB>db_id'")
+    p.add_argument("--root", default=None, metavar="DIR", help="dataset folder (default: found automatically)")
+    p.add_argument("--output", default=None, metavar="JSON", help="report path (default: outputs/eval_<dataset>_<split>.json)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds allowed per query (default: 5)")
+    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.add_argument("--no-download", action="store_true", help="WikiSQL: never download the release")
+    p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("demo", help="train and evaluate a text-to-SQL model end to end on the CPU")
     p.set_defaults(func=_cmd_demo)

@@ -109,3 +109,31 @@ class Example:
             "schema": self.schema.to_dict(),
             "meta": dict(self.meta),
         }
+
+
+class ExampleList(list):
+    """A list of ``Example`` that also records what its loader skipped and why.
+
+    ``skipped`` maps a reason (``"no database"``) to a count; ``missing`` names what was missing
+    (for Spider, the ``db_id`` values whose database file is absent); ``total`` counts both.
+    """
+
+    def __init__(self, examples=(), *, source: str | None = None, skipped: dict[str, int] | None = None,
+                 missing: list[str] | None = None):
+        super().__init__(examples)
+        self.source = source
+        self.skipped = dict(skipped or {})
+        self.missing = list(missing or [])
+        self.total = len(self) + self.n_skipped  # entries in the source, loaded or skipped
+
+    @property
+    def n_skipped(self) -> int:
+        """How many entries the loader skipped, all reasons together."""
+        return sum(self.skipped.values())
+
+    def summary(self) -> str:
+        """One line: how many examples were loaded from where, and what was skipped."""
+        line = f"{len(self)} examples from {self.source or '<memory>'}"
+        if self.skipped:
+            line += "; skipped " + ", ".join(f"{n} ({why})" for why, n in self.skipped.items())
+        return line

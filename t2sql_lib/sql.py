@@ -1,0 +1,427 @@
+"""Safe execution of generated SQL, schema reading from SQLite files, and sqlglot normalisation.
+
+The model writes SQL that runs on somebody's database, so ``execute_sql`` trusts nothing:
+
+1. the text must parse (sqlglot, SQLite dialect) as exactly one ``SELECT``/``WITH``/``VALUES`` query;
+2. the database is opened read-only (URI ``mode=ro``), so SQLite itself refuses every write;
+3. an authorizer allows only reads, so ``ATTACH``, pragma writes, ``load_extension`` and anything
+   sqlglot missed are denied again while SQLite compiles the statement;
+4. a progress handler interrupts a query past its time limit, and rows are capped.
+
+Model output never raises: failures come back as an ``ExecResult`` whose ``error`` is one of
+``SQLSyntaxError``, ``SQLForbidden``, ``SQLTimeout`` or ``SQLRuntimeError``.
+
+>>> import sqlite3, tempfile, os
+>>> path = os.path.join(tempfile.mkdtemp(), "demo.sqlite")
+>>> con = sqlite3.connect(path); _ = con.execute("CREATE TABLE t (x integer)"); con.commit(); con.close()
+>>> execute_sql(path, "SELECT 1 + 1").rows
+[(2,)]
+>>> type(execute_sql(path, "DROP TABLE t").error).__name__
+'SQLForbidden'
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from urllib.request import pathname2url
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from .schema import Column, ForeignKey, Schema, Table
+
+DIALECT = "sqlite"
+
+
+class SQLError(Exception):
+    """Base class of the errors ``execute_sql`` reports (returned in ``ExecResult.error``, not raised)."""
+
+
+class SQLSyntaxError(SQLError):
+    """The text is not one well-formed SQL statement (empty, unparsable, invalid UTF-8...)."""
+
+
+class SQLForbidden(SQLError):
+    """The statement would write, attach, load an extension or do anything but read."""
+
+
+class SQLTimeout(SQLError):
+    """The query ran past its time limit and was interrupted."""
+
+
+class SQLRuntimeError(SQLError):
+    """SQLite refused or failed the query (unknown table or column, type error, ...)."""
+
+
+@dataclass
+class ExecResult:
+    """What ``execute_sql`` returns: rows and column names, or a typed error."""
+
+    ok: bool
+    rows: list[tuple] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    error: SQLError | None = None
+    truncated: bool = False  # True when more than max_rows rows existed and only max_rows came back
+    elapsed_s: float = 0.0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Static check with sqlglot
+
+# Functions that reach outside the database; SQLite's authorizer denies them again at compile time.
+FORBIDDEN_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"})
+_READ_ONLY_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)
+_STATEMENTS = (exp.Insert, exp.Update, exp.Delete, exp.Drop, exp.Create, exp.Alter, exp.Attach, exp.Detach,
+               exp.Pragma, exp.Command, exp.Merge, exp.Transaction, exp.Commit, exp.Rollback, exp.Use,
+               exp.Set, exp.Analyze, exp.TruncateTable, exp.Copy, exp.LoadData)
+
+
+def _as_text(sql: str | bytes | None) -> str:
+    """The SQL as a str that SQLite can encode; SQLSyntaxError for None, invalid UTF-8 or lone surrogates."""
+    if sql is None:
+        raise SQLSyntaxError("no SQL (None)")
+    if isinstance(sql, (bytes, bytearray)):
+        try:
+            sql = bytes(sql).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise SQLSyntaxError(f"SQL is not valid UTF-8: {err}") from None
+    if not isinstance(sql, str):
+        raise SQLSyntaxError(f"SQL must be a string, got {type(sql).__name__}")
+    try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError as err:  # lone surrogates, e.g. from bytes decoded with surrogateescape
+        raise SQLSyntaxError(f"SQL is not valid UTF-8: {err}") from None
+    return sql
+
+
+@lru_cache(maxsize=8192)
+def _parse_statements(sql: str) -> tuple[exp.Expression | None, ...]:
+    """sqlglot's parse of ``sql`` (cached: evaluation parses the same gold query several times)."""
+    return tuple(sqlglot.parse(sql, read=DIALECT))
+
+
+def parse_sql(sql: str) -> exp.Expression:
+    """Parse one SQLite statement with sqlglot; SQLSyntaxError when it is empty, bad, or several statements.
+
+    The tree is a copy: callers may transform it freely.
+    """
+    text = _as_text(sql)
+    if not text.strip() or not text.strip().strip(";").strip():
+        raise SQLSyntaxError("empty SQL")
+    try:
+        # None and Semicolon nodes are empty statements or lone comments, not statements that would run.
+        statements = [s for s in _parse_statements(text) if s is not None and not isinstance(s, exp.Semicolon)]
+    except (ParseError, TokenError) as err:
+        raise SQLSyntaxError(f"cannot parse SQL: {str(err).splitlines()[0]}") from None
+    if not statements:  # only comments or semicolons
+        raise SQLSyntaxError("no SQL statement")
+    if len(statements) != 1:
+        raise SQLForbidden(f"exactly one statement is allowed, got {len(statements)}")
+    return statements[0].copy()
+
+
+def check_read_only(sql: str) -> exp.Expression:
+    """Return the parsed statement when it is one read-only query, else raise SQLSyntaxError/SQLForbidden."""
+    tree = parse_sql(sql)
+    if not isinstance(tree, _READ_ONLY_ROOTS):
+        if isinstance(tree, _STATEMENTS):
+            raise SQLForbidden(f"only SELECT/WITH queries may run, got {tree.key.upper()}")
+        # sqlglot reads a lone word or expression ("selec x") as an expression, not a statement.
+        raise SQLSyntaxError(f"not a SQL statement: {tree.sql(dialect=DIALECT)[:60]!r}")
+    for node in tree.walk():
+        # A WITH may hold a data-modifying statement in other dialects; these nodes are writes anywhere.
+        if isinstance(node, _STATEMENTS):
+            raise SQLForbidden(f"{node.key.upper()} is not allowed inside a query")
+        if isinstance(node, exp.Func):
+            name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+            if name in FORBIDDEN_FUNCTIONS:
+                raise SQLForbidden(f"function {name}() is not allowed")
+    return tree
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Execution
+
+_ALLOWED_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
+
+
+def _authorizer(action: int, arg1: str | None, arg2: str | None, db_name: str | None, source: str | None) -> int:
+    """Allow reads and function calls only; everything else (writes, ATTACH, pragmas, ...) is denied."""
+    if action in _ALLOWED_ACTIONS:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_FUNCTION:
+        # For SQLITE_FUNCTION, arg2 is the function's name.
+        return sqlite3.SQLITE_DENY if (arg2 or "").lower() in FORBIDDEN_FUNCTIONS else sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_PRAGMA and arg2 is None and (arg1 or "").lower() in _READ_PRAGMAS:
+        return sqlite3.SQLITE_OK  # table-valued pragma functions that only read the schema
+    return sqlite3.SQLITE_DENY
+
+
+_READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "foreign_key_list", "index_list", "index_info"})
+
+
+def _decode_text(raw: bytes) -> str:
+    # Some Spider databases hold Latin-1 bytes in TEXT columns; decode leniently rather than fail.
+    return raw.decode("utf-8", errors="replace")
+
+
+def connect_read_only(db_path: str | Path) -> sqlite3.Connection:
+    """Open ``db_path`` read-only through a ``file:...?mode=ro`` URI (FileNotFoundError when it is absent).
+
+    This is the bare connection, without the authorizer and time limit that ``execute_sql`` adds: use it
+    for the project's own queries (schema reading), never for model output.
+    """
+    db_path = Path(db_path)
+    if not db_path.is_file():
+        raise FileNotFoundError(f"no SQLite database at {db_path}")
+    uri = f"file:{pathname2url(str(db_path.resolve()))}?mode=ro"
+    con = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+    con.text_factory = _decode_text
+    if hasattr(con, "setlimit"):  # Python 3.11+
+        con.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 50_000_000)  # one value (string/blob) at most 50 MB
+    return con
+
+
+_SYNTAX_MARKERS = ("syntax error", "incomplete input", "unrecognized token")
+
+
+def execute_sql(db_path: str | Path, sql: str | bytes, timeout_s: float = 5.0,
+                max_rows: int = 10_000) -> ExecResult:
+    """Run one read-only query on ``db_path`` safely and return its rows or a typed error; never raises for ``sql``.
+
+    >>> result = execute_sql("concert_singer.sqlite", "SELECT count(*) FROM singer")  # doctest: +SKIP
+    >>> result.ok, result.rows, result.columns  # doctest: +SKIP
+    (True, [(6,)], ['count(*)'])
+
+    A missing database file is the caller's mistake, not the model's: it raises FileNotFoundError.
+    """
+    start = time.perf_counter()
+    db_path = Path(db_path)
+    try:
+        text = _as_text(sql)
+        check_read_only(text)
+        # sqlglot found one statement; extra trailing semicolons would make Python's sqlite3 see a second.
+        text = text.rstrip().rstrip(";").rstrip() or text
+    except SQLError as err:
+        if not db_path.is_file():
+            raise FileNotFoundError(f"no SQLite database at {db_path}") from None
+        return ExecResult(ok=False, error=err, elapsed_s=time.perf_counter() - start)
+
+    con = connect_read_only(db_path)
+    deadline = start + timeout_s
+    timed_out = False
+
+    def progress() -> int:
+        nonlocal timed_out
+        if time.perf_counter() > deadline:
+            timed_out = True
+            return 1  # non-zero interrupts the running statement
+        return 0
+
+    try:
+        con.set_authorizer(_authorizer)
+        con.set_progress_handler(progress, 1000)
+        try:
+            cur = con.execute(text)
+            columns = [d[0] for d in cur.description or ()]
+            rows = cur.fetchmany(max_rows + 1)
+        except (sqlite3.Error, sqlite3.Warning) as err:
+            message = str(err)
+            if timed_out or "interrupted" in message:
+                error: SQLError = SQLTimeout(f"query stopped after {timeout_s:g} s")
+            elif "not authorized" in message or "readonly database" in message:
+                error = SQLForbidden(f"SQLite denied the statement: {message}")
+            elif any(marker in message for marker in _SYNTAX_MARKERS):
+                error = SQLSyntaxError(message)
+            elif isinstance(err, sqlite3.ProgrammingError) and "one statement" in message:
+                error = SQLForbidden(message)
+            else:
+                error = SQLRuntimeError(message)
+            return ExecResult(ok=False, error=error, elapsed_s=time.perf_counter() - start)
+        except (ValueError, OverflowError, MemoryError) as err:  # e.g. an integer too large for Python's sqlite3
+            return ExecResult(ok=False, error=SQLRuntimeError(str(err)), elapsed_s=time.perf_counter() - start)
+        truncated = len(rows) > max_rows
+        return ExecResult(ok=True, rows=[tuple(r) for r in rows[:max_rows]], columns=columns,
+                          truncated=truncated, elapsed_s=time.perf_counter() - start)
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading a schema from a database file
+
+def read_schema(db_path: str | Path, db_id: str | None = None) -> Schema:
+    """The ``Schema`` of a SQLite file: tables, columns with declared types, primary and foreign keys.
+
+    Types are the declared ones, lower-cased (``varchar(20)``, ``integer``...); a column with no declared
+    type reads as ``text``. ``db_id`` defaults to the file name without its suffix.
+    """
+    db_path = Path(db_path)
+    con = connect_read_only(db_path)
+    try:
+        names = [r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid")]
+        tables, fks = [], []
+        for name in names:
+            quoted = '"' + name.replace('"', '""') + '"'
+            info = con.execute(f"PRAGMA table_info({quoted})").fetchall()
+            columns = tuple(Column(name=row[1], type=" ".join((row[2] or "text").lower().split())) for row in info)
+            pk = tuple(row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5]))
+            tables.append(Table(name=name, columns=columns, primary_key=pk))
+            for row in con.execute(f"PRAGMA foreign_key_list({quoted})").fetchall():
+                ref_table, from_col, to_col = row[2], row[3], row[4]
+                if to_col is None:  # "REFERENCES t" without a column means t's primary key
+                    ref_info = con.execute(f"PRAGMA table_info(\"{ref_table.replace(chr(34), chr(34) * 2)}\")")
+                    ref_pk = [r[1] for r in ref_info if r[5]]
+                    to_col = ref_pk[0] if ref_pk else "rowid"
+                fks.append(ForeignKey(table=name, column=from_col, ref_table=ref_table, ref_column=to_col))
+    except sqlite3.DatabaseError as err:
+        raise ValueError(f"{db_path}: cannot read the schema: {err}") from err
+    finally:
+        con.close()
+    return Schema(db_id=db_id or db_path.stem, tables=tuple(tables), foreign_keys=tuple(fks))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Normalisation for exact match
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.Glob)
+_SYMMETRIC = (exp.EQ, exp.NEQ)
+
+
+def _quoted_value_to_string(node: exp.Expression) -> exp.Expression:
+    """Turn a double-quoted "identifier" used as a value into a string literal.
+
+    SQLite reads ``name = "Bob"`` as the string 'Bob' when no column is called Bob, and Spider's gold SQL
+    relies on it; without the schema we treat a quoted, unqualified name on the value side of a comparison
+    (or in an IN list / BETWEEN bound) as a string.
+    """
+    def fix(value: exp.Expression) -> exp.Expression:
+        if isinstance(value, exp.Column) and not value.table and value.this.args.get("quoted"):
+            return exp.Literal.string(value.name)
+        return value
+
+    if isinstance(node, _COMPARISONS):
+        node.set("expression", fix(node.expression))
+    elif isinstance(node, exp.In):
+        node.set("expressions", [fix(v) for v in node.expressions])
+    elif isinstance(node, exp.Between):
+        node.set("low", fix(node.args["low"]))
+        node.set("high", fix(node.args["high"]))
+    return node
+
+
+def _flatten(node: exp.Expression, kind: type) -> list[exp.Expression]:
+    """The operands of a chain of ``kind`` (And/Or), looking through parentheses."""
+    while isinstance(node, exp.Paren) and isinstance(node.this, kind):
+        node = node.this
+    if isinstance(node, kind):
+        return _flatten(node.this, kind) + _flatten(node.expression, kind)
+    return [node]
+
+
+def _sort_operands(node: exp.Expression) -> exp.Expression:
+    """Put the two sides of = / != in a fixed order, so that ``a = b`` and ``b = a`` read alike."""
+    if isinstance(node, _SYMMETRIC):
+        left, right = node.this, node.expression
+        if left.sql(dialect=DIALECT) > right.sql(dialect=DIALECT):
+            return node.__class__(this=right, expression=left)
+    return node
+
+
+def _sort_and_terms(node: exp.Expression) -> exp.Expression:
+    """Put the terms of an AND chain in a fixed order (run after ``_sort_operands``, which they depend on)."""
+    if isinstance(node, exp.And) and not isinstance(node.parent, exp.And):
+        terms = sorted(_flatten(node, exp.And), key=lambda t: t.sql(dialect=DIALECT))
+        return exp.and_(*terms, copy=False) if len(terms) > 1 else terms[0]
+    return node
+
+
+def _drop_table_aliases(select: exp.Select) -> None:
+    """Replace table aliases (``singer AS T1`` ... ``T1.name``) by table names where that is unambiguous."""
+    sources = [t for t in [select.args.get("from_") or select.args.get("from")] if t is not None]
+    sources += select.args.get("joins") or []
+    tables = [s.this for s in sources if isinstance(s.this, exp.Table)]
+    counts: dict[str, int] = {}
+    for table in tables:
+        counts[table.name.lower()] = counts.get(table.name.lower(), 0) + 1
+    mapping = {}
+    for table in tables:
+        alias = table.alias
+        if alias and counts[table.name.lower()] == 1:  # a self-join needs its aliases
+            mapping[alias.lower()] = table.name.lower()
+            table.set("alias", None)
+    if not mapping:
+        return
+    for col in select.find_all(exp.Column):
+        # Only columns of this scope: a subquery with its own FROM keeps its own names.
+        scope = col.find_ancestor(exp.Select)
+        if scope is select and col.table and col.table.lower() in mapping:
+            col.set("table", exp.to_identifier(mapping[col.table.lower()]))
+    single = len(tables) == 1 and len(sources) == 1
+    if single:  # one table in scope: "singer.name" and "name" mean the same
+        only = tables[0].name.lower()
+        for col in select.find_all(exp.Column):
+            if col.find_ancestor(exp.Select) is select and (col.table or "").lower() == only:
+                col.set("table", None)
+
+
+def _drop_column_aliases(select: exp.Select) -> None:
+    """Remove ``AS name`` from selected expressions, writing the expression where ORDER BY etc. used the name.
+
+    Output column names do not change a query's rows. A select whose columns are read by name from outside
+    (a FROM subquery, a CTE) keeps its aliases.
+    """
+    if select.find_ancestor(exp.From, exp.Join, exp.CTE) is not None:
+        return
+    aliases = {}
+    for item in select.expressions:
+        if isinstance(item, exp.Alias):
+            aliases[item.alias.lower()] = item.this
+    if not aliases:
+        return
+    for key in ("order", "group", "having"):
+        clause = select.args.get(key)
+        if clause is None:
+            continue
+        for col in list(clause.find_all(exp.Column)):
+            if not col.table and col.name.lower() in aliases and col.find_ancestor(exp.Select) is select:
+                col.replace(aliases[col.name.lower()].copy())
+    select.set("expressions", [e.this if isinstance(e, exp.Alias) else e for e in select.expressions])
+
+
+def _lower_identifiers(node: exp.Expression) -> exp.Expression:
+    # SQLite identifiers are case-insensitive, quoted or not.
+    if isinstance(node, exp.Identifier):
+        node.set("this", node.this.lower())
+        node.set("quoted", False)
+    return node
+
+
+@lru_cache(maxsize=8192)
+def normalize_sql(sql: str) -> str:
+    """Canonical text of a query for exact match: keyword/identifier case, whitespace, table and column
+    aliases, double-quoted strings, and the order of AND terms and of ``=`` operands no longer matter.
+
+    >>> normalize_sql('select T1.name from singer as T1 where T1.age > 20 and T1.country = "France"')
+    "SELECT name FROM singer WHERE age > 20 AND country = 'France'"
+
+    Raises SQLSyntaxError when the text does not parse.
+    """
+    tree = parse_sql(sql)
+    tree = tree.transform(_quoted_value_to_string, copy=False)
+    for select in list(tree.find_all(exp.Select)):
+        _drop_table_aliases(select)
+        _drop_column_aliases(select)
+    tree = tree.transform(_lower_identifiers, copy=False)
+    tree = tree.transform(_sort_operands, copy=False)
+    tree = tree.transform(_sort_and_terms, copy=False)
+    text = tree.sql(dialect=DIALECT, normalize_functions="lower")
+    return re.sub(r"\s+", " ", text).strip()
