@@ -1,6 +1,6 @@
 """Environment for every pytest run, unit tests and nbval notebooks alike (kernels inherit it).
 
-Set before any kernel starts: the tiny preset, a headless matplotlib, no Hub access, and tiktoken's
+Set before any kernel starts: the tiny preset, no Hub access, and tiktoken's
 GPT-2 files from ../shared/tokenizers/tiktoken_cache when that folder exists and the variable is unset.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("T2SQL_PRESET", "tiny")
-os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

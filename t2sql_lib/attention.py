@@ -2,8 +2,6 @@
 
 """Causal multi-head self-attention: a hand-written reference and the fused version the GPT uses."""
 
-from __future__ import annotations
-
 import torch
 import torch.nn.functional as F
 from torch import nn

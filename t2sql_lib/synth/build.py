@@ -147,9 +147,9 @@ def _generated_databases(seed: int, cache_dir: str | Path | None, rebuild: bool 
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         manifest = {}
-    if rebuild or manifest.get("generator_version") != GENERATOR_VERSION:
-        manifest = {}
-    built = dict(manifest.get("databases", {}))
+    if not isinstance(manifest, dict) or rebuild or manifest.get("generator_version") != GENERATOR_VERSION:
+        manifest = {}  # unreadable, foreign or out-of-date manifest: rebuild every database
+    built = manifest.get("databases") if isinstance(manifest.get("databases"), dict) else {}
     out = {}
     for db_id, domain in DOMAINS.items():
         context = domain_rows(domain, seed)
