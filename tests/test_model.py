@@ -1,0 +1,243 @@
+"""Chapter 3: the GPT model (t2sql_lib.model)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from t2sql_lib.config import ModelSettings, get_preset
+from t2sql_lib.model import (
+    FeedForward,
+    GPTConfig,
+    GPTModel,
+    LayerNorm,
+    estimate_training_memory,
+    generate_greedy,
+)
+
+SMALL = GPTConfig(vocab_size=97, context_length=32, emb_dim=32, n_heads=4, n_layers=2, drop_rate=0.0)
+
+
+def small_model(seed: int = 0, **changes) -> GPTModel:
+    torch.manual_seed(seed)
+    return GPTModel(dataclasses.replace(SMALL, **changes)).eval()
+
+
+def test_config_fields_match_the_presets():
+    assert [f.name for f in dataclasses.fields(GPTConfig)] == [f.name for f in dataclasses.fields(ModelSettings)]
+    cfg = GPTConfig(**dataclasses.asdict(get_preset("tiny").model))
+    assert cfg.emb_dim == get_preset("tiny").model.emb_dim
+
+
+def test_config_rejects_heads_that_do_not_divide_the_width():
+    with pytest.raises(ValueError, match="divisible"):
+        GPTConfig(emb_dim=30, n_heads=4)
+
+
+@pytest.mark.parametrize("name, expected", [("gpt2", 124_439_808), ("gpt2-medium", 354_823_168)])
+def test_gpt2_presets_have_the_published_parameter_counts(name, expected):
+    cfg = GPTConfig.gpt2(name)
+    assert (cfg.vocab_size, cfg.context_length, cfg.qkv_bias, cfg.drop_rate) == (50257, 1024, True, 0.0)
+    with torch.device("meta"):
+        assert GPTModel(cfg).num_parameters() == expected
+
+
+def test_gpt2_unknown_name():
+    with pytest.raises(ValueError, match="gpt2-medium"):
+        GPTConfig.gpt2("gpt3")
+
+
+@pytest.mark.parametrize("qkv_bias", [False, True])
+@pytest.mark.parametrize("tie_weights", [False, True])
+def test_forward_shape_and_qkv_bias(qkv_bias, tie_weights):
+    model = small_model(qkv_bias=qkv_bias, tie_weights=tie_weights)
+    logits = model(torch.randint(0, SMALL.vocab_size, (3, 11)))
+    assert logits.shape == (3, 11, SMALL.vocab_size)
+    for block in model.blocks:
+        assert (block.att.qkv.bias is not None) == qkv_bias
+        assert block.att.qkv.weight.shape == (3 * SMALL.emb_dim, SMALL.emb_dim)
+
+
+def test_too_long_input_raises():
+    with pytest.raises(ValueError, match="context_length"):
+        small_model()(torch.zeros(1, SMALL.context_length + 1, dtype=torch.long))
+
+
+def test_weight_tying_shares_one_matrix_and_saves_its_parameters():
+    tied, untied = small_model(tie_weights=True), small_model(tie_weights=False)
+    assert tied.lm_head.weight is tied.tok_emb.weight
+    assert untied.lm_head.weight is not untied.tok_emb.weight
+    assert untied.num_parameters() - tied.num_parameters() == SMALL.vocab_size * SMALL.emb_dim
+    assert untied.num_parameters(non_embedding=True) == tied.num_parameters(non_embedding=True)
+
+
+@pytest.mark.parametrize("tie_weights", [False, True])
+@pytest.mark.parametrize("qkv_bias", [False, True])
+def test_parameter_count_by_hand(tie_weights, qkv_bias):
+    v, t, d, n = SMALL.vocab_size, SMALL.context_length, SMALL.emb_dim, SMALL.n_layers
+    per_block = (
+        2 * 2 * d  # two layer norms
+        + 3 * d * d + (3 * d if qkv_bias else 0)  # qkv
+        + d * d + d  # attention output projection
+        + d * 4 * d + 4 * d + 4 * d * d + d  # feed-forward
+    )
+    non_embedding = n * per_block + 2 * d  # + final layer norm
+    total = non_embedding + v * d + t * d + (0 if tie_weights else v * d)
+    model = small_model(tie_weights=tie_weights, qkv_bias=qkv_bias)
+    assert model.num_parameters() == total
+    assert model.num_parameters(non_embedding=True) == non_embedding
+
+
+def test_initialisation():
+    torch.manual_seed(0)
+    cfg = GPTConfig(vocab_size=512, context_length=64, emb_dim=256, n_heads=4, n_layers=8, drop_rate=0.0)
+    model = GPTModel(cfg)
+    scaled = 0.02 / math.sqrt(2 * cfg.n_layers)
+    for block in model.blocks:
+        assert block.att.out_proj.weight.std().item() == pytest.approx(scaled, rel=0.05)
+        assert block.ff.proj.weight.std().item() == pytest.approx(scaled, rel=0.05)
+        assert block.ff.fc.weight.std().item() == pytest.approx(0.02, rel=0.05)
+        assert block.att.qkv.weight.std().item() == pytest.approx(0.02, rel=0.05)
+        assert torch.all(block.ff.fc.bias == 0) and torch.all(block.norm1.weight == 1)
+    assert model.tok_emb.weight.std().item() == pytest.approx(0.02, rel=0.05)
+    # an untrained model is close to a uniform guess
+    idx = torch.randint(0, cfg.vocab_size, (4, 32))
+    with torch.no_grad():
+        loss = F.cross_entropy(model(idx).flatten(0, 1), torch.randint(0, cfg.vocab_size, (128,)))
+    assert abs(loss.item() - math.log(cfg.vocab_size)) < 0.1
+
+
+def test_layer_norm_matches_pytorch():
+    torch.manual_seed(0)
+    ours, ref = LayerNorm(16), torch.nn.LayerNorm(16, eps=1e-5)
+    with torch.no_grad():
+        ours.weight.uniform_(0.5, 2)
+        ours.bias.uniform_(-1, 1)
+        ref.load_state_dict(ours.state_dict())
+    x = 5 * torch.randn(3, 7, 16) + 2
+    torch.testing.assert_close(ours(x), ref(x))
+
+
+def test_feed_forward_uses_tanh_gelu():
+    torch.manual_seed(0)
+    ff = FeedForward(SMALL)
+    x = torch.randn(2, 3, SMALL.emb_dim)
+    h = ff.fc(x)
+    gelu = 0.5 * h * (1 + torch.tanh(math.sqrt(2 / math.pi) * (h + 0.044715 * h**3)))
+    torch.testing.assert_close(ff(x), ff.proj(gelu))
+
+
+@pytest.mark.parametrize("train_mode", [False, True])
+def test_causality(train_mode):
+    model = small_model()
+    model.train(train_mode)  # dropout is 0, so train mode is deterministic too
+    torch.manual_seed(1)
+    a = torch.randint(0, SMALL.vocab_size, (2, 20))
+    b = a.clone()
+    b[:, 12:] = (b[:, 12:] + 1) % SMALL.vocab_size
+    with torch.no_grad():
+        la, lb = model(a), model(b)
+    torch.testing.assert_close(la[:, :12], lb[:, :12])
+    assert not torch.allclose(la[:, 12:], lb[:, 12:])
+
+
+def test_flops_hand_count():
+    cfg = GPTConfig(vocab_size=1024, context_length=256, emb_dim=64, n_heads=2, n_layers=2, drop_rate=0.0)
+    model = GPTModel(cfg)
+    # per block 24 * 64^2 + 4 * 256 * 64 = 98_304 + 65_536; two blocks; output layer 2 * 64 * 1024 = 131_072
+    assert model.flops_per_token(backward=False) == 2 * (98_304 + 65_536) + 131_072 == 458_752
+    assert model.flops_per_token() == 3 * 458_752
+    assert model.flops_per_token(seq_len=16, backward=False) == 2 * (98_304 + 4 * 16 * 64) + 131_072
+
+
+def test_flops_match_pytorchs_counter_for_the_matmuls():
+    model = small_model()
+    model.train()
+    seq_len = 24
+    idx = torch.randint(0, SMALL.vocab_size, (1, seq_len))
+    attention = SMALL.n_layers * 4 * seq_len * SMALL.emb_dim  # inside the fused kernel, not counted on CPU
+    with FlopCounterMode(display=False) as counter:
+        model(idx)
+    assert counter.get_total_flops() / seq_len + attention == model.flops_per_token(seq_len, backward=False)
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(model(idx).flatten(0, 1), idx.flatten()).backward()
+    assert counter.get_total_flops() / seq_len + 3 * attention == model.flops_per_token(seq_len)
+
+
+def test_memory_estimate_matches_saved_tensors():
+    cfg = dataclasses.replace(SMALL, context_length=64)
+    model = GPTModel(cfg)
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    storages = {}
+
+    def pack(t):
+        if t.untyped_storage().data_ptr() not in params:
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    idx = torch.randint(0, cfg.vocab_size, (4, 64))
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        F.cross_entropy(model(idx).flatten(0, 1), idx.flatten())
+    estimate = estimate_training_memory(cfg, batch_size=4, seq_len=64)
+    assert estimate["activations"] == pytest.approx(sum(storages.values()), rel=0.05)
+    n = model.num_parameters()
+    assert estimate["parameters"] == estimate["gradients"] == 4 * n
+    assert estimate["adamw_state"] == 8 * n
+    assert estimate["total"] == sum(v for k, v in estimate.items() if k != "total")
+    half = estimate_training_memory(cfg, batch_size=4, seq_len=64, bytes_per_value=2)
+    assert half["activations"] * 2 == estimate["activations"]
+
+
+def test_generate_greedy_is_argmax_step_by_step():
+    model = small_model()
+    prompt = torch.randint(0, SMALL.vocab_size, (2, 5))
+    out = generate_greedy(model, prompt, max_new_tokens=6)
+    assert out.shape == (2, 11)
+    assert torch.equal(out[:, :5], prompt)
+    assert torch.equal(out, generate_greedy(model, prompt, max_new_tokens=6))  # deterministic
+    with torch.no_grad():
+        for t in range(5, 11):
+            assert torch.equal(out[:, t], model(out[:, :t])[:, -1].argmax(-1))
+
+
+def test_generate_greedy_crops_to_the_context_and_restores_train_mode():
+    model = small_model()
+    model.train()
+    prompt = torch.randint(0, SMALL.vocab_size, (1, SMALL.context_length + 7))
+    out = generate_greedy(model, prompt, max_new_tokens=3)  # longer than the context: no error
+    assert model.training
+    cropped = generate_greedy(model, prompt[:, -SMALL.context_length:], max_new_tokens=3)
+    assert torch.equal(out[:, -3:], cropped[:, -3:])
+    short = generate_greedy(model, prompt, max_new_tokens=3, context_length=4)
+    assert torch.equal(short[:, -3:], generate_greedy(model, prompt[:, -4:], 3, context_length=4)[:, -3:])
+
+
+def test_generate_greedy_stops_at_eos():
+    model = small_model()
+    prompt = torch.randint(0, SMALL.vocab_size, (1, 4))
+    free = generate_greedy(model, prompt, max_new_tokens=8)
+    eos = free[0, 4 + 1].item()  # the second generated token
+    first = (free[0, 4:] == eos).nonzero()[0].item()  # it may also come first
+    stopped = generate_greedy(model, prompt, max_new_tokens=8, eos_id=eos)
+    assert stopped.shape[1] == 4 + first + 1
+    assert stopped[0, -1].item() == eos
+    assert torch.equal(stopped, free[:, : stopped.shape[1]])
+
+
+def test_generate_greedy_pads_finished_rows_with_eos():
+    model = small_model()
+    prompts = torch.randint(0, SMALL.vocab_size, (2, 4))
+    free = generate_greedy(model, prompts, max_new_tokens=6)
+    eos = free[0, 4].item()  # row 0 finishes on its first new token
+    out = generate_greedy(model, prompts, max_new_tokens=6, eos_id=eos)
+    assert torch.all(out[0, 4:] == eos)
+    row1 = free[1, 4:]
+    if (row1 == eos).any():  # row 1 runs until it produces eos itself
+        assert out.shape[1] == 4 + (row1 == eos).nonzero()[0].item() + 1
+    else:
+        assert torch.equal(out[1], free[1])
