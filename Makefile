@@ -13,6 +13,7 @@ help:
 	@echo "make export     regenerate t2sql_lib/ modules from the chapter notebooks"
 	@echo "make notebooks  re-execute every chapter notebook in place (T2SQL_PRESET=tiny)"
 	@echo "make figures    redraw the course diagrams under figures/"
+	@echo "make test-fast  unit tests only (no notebooks)"
 	@echo "make lint       ruff over the library, tests, benchmarks and notebooks"
 
 $(STAMP): pyproject.toml
@@ -30,7 +31,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
-	$(PY) -m pytest tests -p no:nbval -x -q
+	$(PY) -m pytest tests -x -q
 
 demo: $(STAMP)
 	$(VENV)/bin/t2sql demo

@@ -53,6 +53,9 @@ def _conditions(node: exp.Expression | None) -> tuple[list[exp.Expression], int]
 
 def _is_negated(cond: exp.Expression) -> bool:
     # "x IS NOT NULL" reads as Not(Is) in sqlglot, but Spider's parser puts no NOT flag on it.
+    # "x NOT LIKE y" is a Like with negate=True in recent sqlglot, not a Not wrapper.
+    if isinstance(cond, (exp.Like, exp.ILike)) and cond.args.get("negate"):
+        return True
     return isinstance(cond, exp.Not) and not isinstance(cond.this, exp.Is)
 
 

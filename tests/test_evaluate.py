@@ -212,3 +212,11 @@ def test_cli_eval_gold_and_empty_on_spider_dev(spider, tmp_path, capsys):
 def test_cli_eval_reports_bad_input(tmp_path, capsys):
     assert main(["eval", "--root", str(tmp_path), "--predictions", str(tmp_path / "p.txt")]) == 2
     assert "tables.json" in capsys.readouterr().err
+
+
+def test_not_like_counts_like_and_the_not_flag():
+    """sqlglot writes NOT LIKE as Like(negate=True); it counts as a LIKE and, like NOT IN, as a NOT flag."""
+    plain = hardness_counts("SELECT count(*) FROM singer WHERE name LIKE '%a%'")
+    negated = hardness_counts("SELECT count(*) FROM singer WHERE name NOT LIKE '%a%'")
+    assert negated.component1 == plain.component1  # the LIKE is counted either way
+    assert negated.others == plain.others + 1  # one aggregate + one NOT flag > 1
