@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-download", action="store_true", help="WikiSQL: never download the release")
     p.set_defaults(func=_cmd_eval)
 
+    from .train import register_cli as register_train
+
+    register_train(sub)  # t2sql train --config <preset|yaml> [section.key=value ...]
+
     p = sub.add_parser("demo", help="train and evaluate a text-to-SQL model end to end on the CPU")
     p.set_defaults(func=_cmd_demo)
     return parser

@@ -50,6 +50,12 @@ class TrainSettings:
     precision: str = "auto"  # "auto": bf16 where supported, else fp16 + scaler on GPU, fp32 on CPU
     compile: bool = False
     seed: int = 123
+    beta1: float = 0.9  # AdamW's momentum
+    beta2: float = 0.95  # AdamW's second-moment decay; GPT training uses 0.95 rather than 0.999
+    eval_batches: int = 50  # validation batches per evaluation of the default loss (0: the whole set)
+    early_stopping_metric: str = "val_loss"  # what picks the best checkpoint and stops training early
+    early_stopping_mode: str = "min"  # "min" when lower is better (a loss), "max" for an accuracy
+    early_stopping_patience: int = 0  # evaluations without improvement before stopping (0: never stop early)
 
 
 @dataclass

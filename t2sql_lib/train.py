@@ -1,0 +1,860 @@
+"""The training engine: one loop for pretraining, fine-tuning and instruction tuning, from a CPU to many GPUs.
+
+``train(model, train_data, settings=..., out_dir=...)`` runs AdamW (weight decay on matrices only)
+with a linear warm-up and cosine decay, gradient clipping and accumulation, evaluation every
+``eval_every`` steps with early stopping on a named metric, mixed precision and ``torch.compile`` on
+GPUs, DDP under ``torchrun``, a ``tqdm`` progress bar, metrics as CSV/JSON under ``out_dir``, and
+checkpoints (``t2sql_lib.checkpoint``) from which a run resumes exactly where it stopped.
+
+Batches are ``(input_ids, target_ids)`` pairs of shape (batch, tokens); a target of ``-100`` is not
+scored, which is how chapter 5 trains on the SQL only (its collate function masks the prompt). The loss
+of a step is the mean over every scored token of the step, across accumulation micro-batches and GPUs,
+so accumulating 4 batches of 8, or 2 GPUs with 16 each, gives the update of one batch of 32.
+
+``python -m t2sql_lib.train --config tiny`` (or ``t2sql train``, or ``torchrun ... -m t2sql_lib.train``)
+pretrains a GPT on the generated dataset's text; ``--data synthetic`` uses a deterministic token stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import dataclasses
+import io
+import json
+import math
+import random
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from tqdm.auto import tqdm
+
+from .checkpoint import BEST, has_checkpoint, load_checkpoint, save_checkpoint, write_text_atomic
+from .config import Preset, TrainSettings
+from .distributed import (
+    DistEnv,
+    all_gather_objects,
+    all_reduce_sum,
+    barrier,
+    broadcast_object,
+    cleanup_distributed,
+    setup_distributed,
+    unwrap_model,
+    wrap_ddp,
+)
+from .lm_data import SlidingWindowDataset
+from .paths import outputs_dir
+
+IGNORE_INDEX = -100  # target id that the loss skips (PyTorch's cross_entropy default)
+TRAIN_LOG = "train_log.csv"
+EVAL_LOG = "eval_log.csv"
+METRICS_JSON = "metrics.json"
+CHECKPOINTS = "checkpoints"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Data: a synthetic token stream and a data loader that can restart in the middle of an epoch
+# ----------------------------------------------------------------------------------------------------
+
+def synthetic_token_stream(n_tokens: int, vocab_size: int, seed: int = 0) -> torch.Tensor:
+    """A deterministic stream of runs ``s, s+d, s+2d, ...`` (mod vocab) of random start, stride and length.
+
+    Learnable (after two tokens of a run the next one is certain), so a loss that falls shows the loop
+    works; independent of any tokenizer, so tests and the DDP check need no data files.
+    """
+    g = torch.Generator().manual_seed(seed)
+    n_runs = n_tokens // 8 + 1  # runs average 20 tokens, so this is plenty; the stream is cut below
+    lengths = torch.randint(8, 33, (n_runs,), generator=g)
+    starts = torch.randint(0, vocab_size, (n_runs,), generator=g)
+    strides = torch.randint(1, 4, (n_runs,), generator=g)
+    run = torch.repeat_interleave(torch.arange(n_runs), lengths)  # run id of every token
+    offset = torch.arange(len(run)) - torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
+    return ((starts[run] + strides[run] * offset) % vocab_size)[:n_tokens]
+
+
+class ResumableSampler(Sampler[int]):
+    """``DistributedSampler``'s order for one epoch (this rank's share of a seeded shuffle), from ``start`` on.
+
+    The shuffle depends only on ``(seed, epoch)``, so a resumed run recreates the epoch's order and
+    skips the ``start`` samples it had already consumed, without loading them.
+    """
+
+    def __init__(self, dataset: Dataset, *, seed: int, epoch: int, rank: int = 0, world_size: int = 1,
+                 start: int = 0, shuffle: bool = True):
+        self.inner = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed)
+        self.inner.set_epoch(epoch)
+        self.start = start
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(list(self.inner)[self.start:])
+
+    def __len__(self) -> int:
+        return max(len(self.inner) - self.start, 0)
+
+
+def make_loader(dataset: Dataset, batch_size: int, *, seed: int, epoch: int = 0, skip_batches: int = 0,
+                env: DistEnv | None = None, collate_fn: Callable | None = None, shuffle: bool = True,
+                drop_last: bool = True) -> DataLoader:
+    """A loader over this rank's share of ``dataset`` for ``epoch``, skipping ``skip_batches`` batches.
+
+    Its own generator keeps the loader from drawing on the global RNG (which would shift dropout masks
+    on a resume); ``drop_last`` keeps every batch full, so every step has the same weight.
+    """
+    env = env or DistEnv()
+    sampler = ResumableSampler(dataset, seed=seed, epoch=epoch, rank=env.rank, world_size=env.world_size,
+                               start=skip_batches * batch_size, shuffle=shuffle)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate_fn,
+                      drop_last=drop_last, generator=torch.Generator().manual_seed(seed),
+                      pin_memory=env.device.type == "cuda")
+
+
+class _BatchStream:
+    """Endless batches, epoch after epoch, remembering where it is (epoch, batches consumed)."""
+
+    def __init__(self, dataset, batch_size, seed, env, collate_fn, epoch=0, consumed=0):
+        self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
+        self.env, self.collate_fn = env, collate_fn
+        self.epoch, self.consumed = epoch, consumed
+        self._it: Iterator | None = None
+
+    def _start(self) -> None:
+        self._it = iter(make_loader(self.dataset, self.batch_size, seed=self.seed, epoch=self.epoch,
+                                    skip_batches=self.consumed, env=self.env, collate_fn=self.collate_fn))
+
+    def next(self):
+        if self._it is None:
+            self._start()
+        for _ in range(2):
+            try:
+                batch = next(self._it)
+                self.consumed += 1
+                return batch
+            except StopIteration:
+                self.epoch, self.consumed = self.epoch + 1, 0
+                self._start()
+        raise ValueError(f"the training data ({len(self.dataset)} examples over {self.env.world_size} "
+                         f"process(es)) cannot fill one batch of {self.batch_size}")
+
+    def state(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "batches_consumed": self.consumed}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Loss, learning-rate schedule, optimizer
+# ----------------------------------------------------------------------------------------------------
+
+def lm_loss_sum(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Summed next-token cross-entropy over the scored targets (those not ``-100``).
+
+    A sum, not a mean: the engine divides by the number of scored tokens in the whole step, so every
+    token weighs the same however the step is split into micro-batches and GPUs.
+    """
+    # logits (batch, tokens, vocab) -> (batch * tokens, vocab); float() keeps fp16/bf16 logits exact enough
+    return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX,
+                           reduction="sum")
+
+
+@dataclass
+class WarmupCosine:
+    """LR multiplier for update ``k`` (0-based): linear warm-up to 1, then cosine decay to ``min_ratio``."""
+
+    warmup_steps: int
+    max_steps: int
+    min_ratio: float
+
+    def __call__(self, k: int) -> float:
+        if k < self.warmup_steps:
+            return (k + 1) / self.warmup_steps  # never 0: the first update already moves the weights
+        progress = min((k - self.warmup_steps) / max(self.max_steps - self.warmup_steps, 1), 1.0)
+        return self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def lr_at(k: int, settings: TrainSettings) -> float:
+    """The learning rate of update ``k`` (0-based) under ``settings``."""
+    schedule = WarmupCosine(settings.warmup_steps, settings.max_steps, settings.min_lr_ratio)
+    return settings.learning_rate * schedule(k)
+
+
+def build_optimizer(model: nn.Module, settings: TrainSettings, device: torch.device | None = None
+                    ) -> torch.optim.AdamW:
+    """AdamW with two groups: weight decay on matrices (linear layers, embeddings), none on biases and norms.
+
+    Decaying a norm's scale or a bias pulls it towards 0, which only hurts; the matrices are what decay
+    regularises. A tied matrix is one parameter and is listed once. On CUDA the fused kernel is used.
+    """
+    decay, no_decay = [], []
+    for _, param in model.named_parameters():  # named_parameters() yields a shared parameter once
+        if param.requires_grad:
+            (decay if param.dim() >= 2 else no_decay).append(param)
+    groups = [{"params": decay, "weight_decay": settings.weight_decay, "name": "decay"},
+              {"params": no_decay, "weight_decay": 0.0, "name": "no_decay"}]
+    fused = device is not None and torch.device(device).type == "cuda"
+    return torch.optim.AdamW(groups, lr=settings.learning_rate, betas=(settings.beta1, settings.beta2),
+                             fused=fused or None)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Hardware: precision, TF32, torch.compile
+# ----------------------------------------------------------------------------------------------------
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def cuda_supports_bf16(device: torch.device | None = None) -> bool:
+    """Native bf16 (Ampere, compute capability 8.0, or newer); a T4 (7.5) only emulates it, slowly."""
+    return torch.cuda.is_available() and torch.cuda.get_device_capability(device)[0] >= 8
+
+
+def resolve_precision(requested: str, device: torch.device | str) -> str:
+    """``fp32``, ``bf16`` or ``fp16`` for ``requested`` on ``device``.
+
+    ``auto`` is bf16 on a GPU that has it, fp16 on one that does not, fp32 on a CPU. A CPU always
+    trains in fp32 (CPU autocast is slower than fp32 for these models), and bf16 asked of a GPU
+    without it falls back to fp16; both with a warning.
+    """
+    if requested not in PRECISIONS:
+        raise ValueError(f"precision {requested!r}: expected one of {PRECISIONS}")
+    device = torch.device(device)
+    if device.type != "cuda":
+        if requested in ("bf16", "fp16"):
+            warnings.warn(f"precision {requested} asked for on {device.type}: training in fp32", stacklevel=2)
+        return "fp32"
+    if requested == "auto":
+        return "bf16" if cuda_supports_bf16(device) else "fp16"
+    if requested == "bf16" and not cuda_supports_bf16(device):
+        warnings.warn("this GPU has no native bf16: training in fp16 with a gradient scaler", stacklevel=2)
+        return "fp16"
+    return requested
+
+
+@dataclass
+class Precision:
+    """How the forward pass runs: ``name`` (fp32/bf16/fp16), the autocast dtype, and the gradient scaler."""
+
+    name: str
+    device_type: str
+    scaler: torch.amp.GradScaler
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[self.name]
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Autocast to the low-precision dtype (weights and optimizer stay fp32); nothing in fp32."""
+        if self.name == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device_type, dtype=self.dtype)
+
+
+def setup_precision(settings: TrainSettings, device: torch.device) -> Precision:
+    """Pick the precision, turn TF32 on for fp32 matmuls on Ampere+, and make the gradient scaler.
+
+    fp16 needs the scaler (small gradients underflow to 0 in fp16 otherwise); bf16 has fp32's range and
+    does not. The scaler is built disabled otherwise, so the loop calls it the same way everywhere.
+    """
+    name = resolve_precision(settings.precision, device)
+    if device.type == "cuda" and cuda_supports_bf16(device):
+        torch.set_float32_matmul_precision("high")  # TF32 tensor cores for whatever still runs in fp32
+    scaler = torch.amp.GradScaler("cuda", enabled=name == "fp16")
+    return Precision(name=name, device_type=device.type, scaler=scaler)
+
+
+def maybe_compile(model: nn.Module, settings: TrainSettings, device: torch.device) -> tuple[nn.Module, bool]:
+    """``(torch.compile(model), True)`` when ``settings.compile`` and on a GPU, else ``(model, False)``.
+
+    On a CPU the compile time exceeds what it saves on the course's small runs and needs a C++ compiler,
+    so the setting is ignored there, with a warning.
+    """
+    if not settings.compile:
+        return model, False
+    if device.type != "cuda":
+        warnings.warn("train.compile=true is ignored on the CPU: running eagerly", stacklevel=2)
+        return model, False
+    return torch.compile(model), True
+
+
+# ----------------------------------------------------------------------------------------------------
+# Random state: seeding, saving, restoring
+# ----------------------------------------------------------------------------------------------------
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and PyTorch's (CPU and every GPU's) generators."""
+    random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    with contextlib.suppress(ImportError):
+        import numpy as np
+
+        np.random.seed(seed % 2**32)
+
+
+def get_rng_state() -> dict[str, Any]:
+    """Every generator's state (Python, NumPy, torch CPU, and CUDA when in use), as checkpointable values."""
+    state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    with contextlib.suppress(ImportError):
+        import numpy as np
+
+        state["numpy"] = np.random.get_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what ``get_rng_state`` returned (also after a trip through a checkpoint)."""
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    torch.set_rng_state(torch.as_tensor(state["torch"], dtype=torch.uint8).cpu())
+    if "numpy" in state:
+        import numpy as np
+
+        np.random.set_state(tuple(state["numpy"]))
+    if "cuda" in state and torch.cuda.is_available():
+        cuda_states = [torch.as_tensor(s, dtype=torch.uint8).cpu() for s in state["cuda"]]
+        if len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)
+
+
+@contextlib.contextmanager
+def preserved_rng() -> Iterator[None]:
+    """Run a block (an evaluation) without moving the training's random streams."""
+    state = get_rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Metrics: CSV logs, a JSON summary, a plot
+# ----------------------------------------------------------------------------------------------------
+
+class CsvLog:
+    """A CSV file of one row per step, appended as rows arrive and rewritten when a new column appears.
+
+    ``keep_until`` (a resumed run) keeps the rows up to that step and drops the rest, which a crashed
+    run logged after its last checkpoint and which the resumed run will log again.
+    """
+
+    def __init__(self, path: Path, keep_until: int | None = None, enabled: bool = True):
+        self.path, self.enabled = path, enabled
+        self.rows: list[dict[str, Any]] = []
+        self.columns: list[str] = []
+        if keep_until is not None and path.is_file():
+            with open(path, newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                self.columns = list(reader.fieldnames or [])
+                self.rows = [r for r in reader if r.get("step") and int(float(r["step"])) <= keep_until]
+        if enabled:
+            self._rewrite()
+
+    def _rewrite(self) -> None:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=self.columns, extrasaction="ignore")
+        if self.columns:
+            writer.writeheader()
+            writer.writerows(self.rows)
+        write_text_atomic(self.path, buf.getvalue())
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        row = {k: (f"{v:.8g}" if isinstance(v, float) else v) for k, v in row.items()}  # 8 digits: comparable runs
+        self.rows.append(row)
+        if not self.enabled:
+            return
+        new = [k for k in row if k not in self.columns]
+        if new:
+            self.columns += new
+            self._rewrite()
+        else:
+            with open(self.path, "a", newline="", encoding="utf-8") as f:
+                csv.DictWriter(f, fieldnames=self.columns, extrasaction="ignore").writerow(row)
+
+
+def read_csv_log(path: str | Path) -> list[dict[str, float]]:
+    """Rows of a CSV log with numbers as floats (empty cells left out)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    out = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            parsed = {}
+            for k, v in row.items():
+                if v not in (None, ""):
+                    with contextlib.suppress(ValueError):
+                        parsed[k] = float(v)
+            out.append(parsed)
+    return out
+
+
+def plot_metrics(run: str | Path | TrainResult, ax=None, smoothing: float = 0.9):
+    """Plot a run's training loss (raw and smoothed), its validation loss, and other evaluation metrics
+    (accuracies) on a second axis. ``run`` is a run folder or a ``TrainResult``; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    folder = Path(run.out_dir if isinstance(run, TrainResult) else run)
+    train_rows, eval_rows = read_csv_log(folder / TRAIN_LOG), read_csv_log(folder / EVAL_LOG)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4))
+    else:
+        fig = ax.figure
+    if train_rows:
+        steps = [r["step"] for r in train_rows]
+        losses = [r["loss"] for r in train_rows]
+        smooth, ema = [], None
+        for x in losses:  # exponential moving average, bias-free start
+            ema = x if ema is None else smoothing * ema + (1 - smoothing) * x
+            smooth.append(ema)
+        ax.plot(steps, losses, color="tab:blue", alpha=0.25, lw=1)
+        ax.plot(steps, smooth, color="tab:blue", lw=1.5, label="train loss")
+    loss_keys = sorted({k for r in eval_rows for k in r if k != "step" and "loss" in k})
+    other_keys = sorted({k for r in eval_rows for k in r if k != "step" and "loss" not in k and "ppl" not in k})
+    for key in loss_keys:
+        pts = [(r["step"], r[key]) for r in eval_rows if key in r]
+        ax.plot(*zip(*pts), marker="o", lw=1.5, label=key.replace("_", " "))
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    handles, labels = ax.get_legend_handles_labels()
+    if other_keys:
+        ax2 = ax.twinx()
+        for key, color in zip(other_keys, ("tab:green", "tab:red", "tab:purple", "tab:brown")):
+            pts = [(r["step"], r[key]) for r in eval_rows if key in r]
+            ax2.plot(*zip(*pts), marker="s", lw=1.5, ls="--", color=color, label=key.replace("_", " "))
+        ax2.set_ylabel("metric")
+        h2, l2 = ax2.get_legend_handles_labels()
+        handles, labels = handles + h2, labels + l2
+    if handles:
+        ax.legend(handles, labels, loc="best")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------------
+# Evaluation
+# ----------------------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def evaluate_loss(model: nn.Module, dataset: Dataset, *, batch_size: int, device: torch.device | str = "cpu",
+                  precision: Precision | None = None, max_batches: int = 0, collate_fn: Callable | None = None,
+                  loss_fn: Callable = lm_loss_sum) -> dict[str, float]:
+    """``{"val_loss", "val_ppl"}``: the mean loss per scored token over ``dataset`` (in order, the first
+    ``max_batches`` batches; 0 for all), in eval mode, and its exponential (perplexity)."""
+    device = torch.device(device)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_fn)
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for i, (x, y) in enumerate(loader):
+        if max_batches and i >= max_batches:
+            break
+        x, y = x.to(device), y.to(device)
+        with precision.autocast() if precision else contextlib.nullcontext():
+            total += float(loss_fn(model(x), y))
+        count += int((y != IGNORE_INDEX).sum())
+    model.train(was_training)
+    loss = total / max(count, 1)
+    return {"val_loss": loss, "val_ppl": math.exp(min(loss, 50.0))}
+
+
+# ----------------------------------------------------------------------------------------------------
+# The loop
+# ----------------------------------------------------------------------------------------------------
+
+@dataclass
+class TrainResult:
+    """What a run did: losses per step, evaluations, the best metric, why it stopped, and where it wrote."""
+
+    out_dir: Path
+    step: int
+    losses: list[float] = field(default_factory=list)  # one per step this call ran (resumed steps excluded)
+    evals: list[dict[str, float]] = field(default_factory=list)  # {"step": ..., metric: value, ...}
+    best_metric: float | None = None
+    best_step: int | None = None
+    stopped_early: bool = False
+    tokens_per_s: float = 0.0  # training tokens (all processes) per second of training, evaluation excluded
+    peak_memory_bytes: int | None = None  # CUDA only: torch.cuda.max_memory_allocated
+    precision: str = "fp32"
+    compiled: bool = False
+    checkpoint: Path | None = None  # the latest checkpoint folder written
+
+
+def _better(value: float, best: float | None, mode: str) -> bool:
+    if best is None or math.isnan(best):
+        return not math.isnan(value)
+    return value < best if mode == "min" else value > best
+
+
+def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out_dir: str | Path | None = None,
+          val_data: Dataset | None = None, eval_fn: Callable[[nn.Module], Mapping[str, float]] | None = None,
+          loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = lm_loss_sum,
+          collate_fn: Callable | None = None, resume_from: str | Path | bool | None = None,
+          stop_at_step: int | None = None, config: Mapping[str, Any] | None = None,
+          tokenizer: str | Mapping | None = None, env: DistEnv | None = None,
+          device: str | torch.device | None = None,
+          progress: bool = True, verbose: bool = True, keep_checkpoints: int = 1) -> TrainResult:
+    """Train ``model`` on ``train_data`` for ``settings.max_steps`` optimizer steps; see the module docstring.
+
+    - ``train_data``/``val_data``: datasets of ``(input_ids, target_ids)`` (batched by ``collate_fn``, default
+      stacking). ``settings.batch_size`` is per process and micro-batch: a step sees ``batch_size *
+      grad_accum_steps * world_size`` sequences.
+    - Every ``settings.eval_every`` steps and at the end: the validation loss of ``val_data`` (if given) and
+      ``eval_fn(model)`` (if given, any metrics) are logged, ``settings.early_stopping_metric`` picks the best
+      checkpoint and, after ``early_stopping_patience`` evaluations without improvement, stops the run.
+      Under DDP, rank 0 evaluates alone (``eval_fn`` must not call collectives) and shares the metrics.
+      A checkpoint (``out_dir/checkpoints``) is written at each evaluation and at ``stop_at_step``.
+    - ``resume_from``: a checkpoint folder or checkpoints root, ``True`` for ``out_dir/checkpoints`` (a fresh
+      start when it holds none), None for a fresh start. The resumed run continues exactly: same data
+      order, same random draws, same optimizer and schedule state.
+    - ``stop_at_step``: stop (with a checkpoint) after this step, keeping the schedule of ``max_steps``.
+    - ``config``/``tokenizer`` are stored in every checkpoint. ``env`` defaults to ``setup_distributed()``
+      (DDP under ``torchrun``); ``device`` overrides its device. The model is moved to the device in place.
+    """
+    env = env or setup_distributed(device=device)
+    dev = torch.device(device) if device is not None else env.device
+    out = Path(out_dir) if out_dir is not None else outputs_dir() / "runs" / "train"
+    ckpt_root = out / CHECKPOINTS
+    if settings.early_stopping_mode not in ("min", "max"):
+        raise ValueError(f"early_stopping_mode {settings.early_stopping_mode!r}: expected 'min' or 'max'")
+    if settings.grad_accum_steps < 1 or settings.batch_size < 1 or settings.max_steps < 1:
+        raise ValueError("batch_size, grad_accum_steps and max_steps must be at least 1")
+
+    raw = unwrap_model(model).to(dev)
+    precision = setup_precision(settings, dev)
+    optimizer = build_optimizer(raw, settings, dev)
+    schedule = WarmupCosine(settings.warmup_steps, settings.max_steps, settings.min_lr_ratio)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+    # --- fresh start or resume
+    step, tokens_seen, data_pos = 0, 0, {"epoch": 0, "batches_consumed": 0}
+    best_metric, best_step, bad_evals = None, None, 0
+    if resume_from is True:
+        resume_path = ckpt_root if has_checkpoint(ckpt_root) else None
+    else:
+        resume_path = resume_from or None
+    if resume_path is not None:
+        ckpt = load_checkpoint(resume_path, model=raw, map_location="cpu")
+        state = ckpt["state"]
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        precision.scaler.load_state_dict(state["scaler"])
+        step, tokens_seen, data_pos = ckpt["step"], state["progress"]["tokens_seen"], state["data"]
+        best_metric, best_step = state["progress"]["best_metric"], state["progress"]["best_step"]
+        bad_evals = state["progress"]["bad_evals"]
+        saved_world = state["progress"]["world_size"]
+        if saved_world != env.world_size:
+            warnings.warn(f"resuming a {saved_world}-process run on {env.world_size}: the data order "
+                          "changes from here on", stacklevel=2)
+        rngs = state["rng"]
+        set_rng_state(rngs[env.rank % len(rngs)])
+        if verbose and env.is_main:
+            print(f"resumed from {ckpt['path']} at step {step}")
+    else:
+        seed_everything(settings.seed + env.rank)  # each rank its own dropout masks; same weights via DDP
+        if env.is_main and (ckpt_root / BEST).is_file():
+            (ckpt_root / BEST).unlink()  # an earlier run's best is not this run's; LATEST is replaced at the first save
+
+    compiled_model, is_compiled = maybe_compile(raw, settings, dev)
+    ddp_model = wrap_ddp(compiled_model, env)
+    stream = _BatchStream(train_data, settings.batch_size, settings.seed, env, collate_fn,
+                          epoch=data_pos["epoch"], consumed=data_pos["batches_consumed"])
+    resumed_at = step if step > 0 else None
+    train_log = CsvLog(out / TRAIN_LOG, keep_until=resumed_at, enabled=env.is_main)
+    eval_log = CsvLog(out / EVAL_LOG, keep_until=resumed_at, enabled=env.is_main)
+    result = TrainResult(out_dir=out, step=step, best_metric=best_metric, best_step=best_step,
+                         precision=precision.name, compiled=is_compiled)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+
+    def save(best: bool = False) -> Path | None:
+        """Every rank hands in its RNG state; rank 0 writes; all wait until the checkpoint exists."""
+        rngs = all_gather_objects(get_rng_state(), env)
+        path = None
+        if env.is_main:
+            state = {
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "scaler": precision.scaler.state_dict(), "rng": rngs, "data": stream.state(),
+                "progress": {"tokens_seen": tokens_seen, "best_metric": best_metric, "best_step": best_step,
+                             "bad_evals": bad_evals, "world_size": env.world_size},
+            }
+            info = {"config": dict(config or {}), "settings": dataclasses.asdict(settings),
+                    "precision": precision.name, "last_eval": result.evals[-1] if result.evals else None}
+            path = save_checkpoint(ckpt_root, model=raw, step=step, state=state, info=info, tokenizer=tokenizer,
+                                   best=best, keep=keep_checkpoints)
+        barrier(env)
+        return path
+
+    def evaluate() -> dict[str, float]:
+        """Rank 0 evaluates the unwrapped model, without touching the random streams; all ranks get the metrics."""
+        metrics: dict[str, float] = {}
+        if env.is_main:
+            with preserved_rng():
+                if val_data is not None:
+                    # rank 0 evaluates alone, at the global batch size: the same batches whatever the world size
+                    metrics.update(evaluate_loss(compiled_model, val_data,
+                                                 batch_size=settings.batch_size * env.world_size, device=dev,
+                                                 precision=precision, max_batches=settings.eval_batches,
+                                                 collate_fn=collate_fn, loss_fn=loss_fn))
+                if eval_fn is not None:
+                    was_training = raw.training
+                    raw.eval()
+                    with torch.no_grad(), precision.autocast():
+                        metrics.update({k: float(v) for k, v in eval_fn(raw).items()})
+                    raw.train(was_training)
+        return broadcast_object(metrics, env)
+
+    bar = tqdm(total=settings.max_steps, initial=step, desc="train", disable=not (progress and env.is_main),
+               dynamic_ncols=True)
+    last_stop = min(settings.max_steps, stop_at_step) if stop_at_step is not None else settings.max_steps
+    train_time, train_tokens = 0.0, 0
+    ddp_model.train()
+    try:
+        while step < last_stop:
+            t0 = time.perf_counter()
+            micro = [stream.next() for _ in range(settings.grad_accum_steps)]
+            # Every scored token of the step, on every rank, weighs 1 / n_scored: the mean over the global batch.
+            n_local = sum(int((y != IGNORE_INDEX).sum()) for _, y in micro)
+            n_scored = float(all_reduce_sum(torch.tensor(float(n_local), device=dev), env))
+            # DDP averages gradients over ranks, so each rank's sum is scaled by world_size / n_scored.
+            scale = env.world_size / max(n_scored, 1.0)
+            loss_sum = torch.zeros((), device=dev)
+            for i, (x, y) in enumerate(micro):
+                x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+                last = i == len(micro) - 1
+                # Gradients are only exchanged between ranks on the last micro-batch of a step.
+                sync = contextlib.nullcontext() if last or not env.distributed else ddp_model.no_sync()
+                with sync:
+                    with precision.autocast():
+                        batch_loss = loss_fn(ddp_model(x), y)  # summed over this micro-batch's scored tokens
+                    precision.scaler.scale(batch_loss * scale).backward()
+                loss_sum += batch_loss.detach().float()
+            precision.scaler.unscale_(optimizer)  # clip the true gradients, not the fp16-scaled ones
+            max_norm = settings.grad_clip if settings.grad_clip > 0 else float("inf")
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(raw.parameters(), max_norm))
+            lr = optimizer.param_groups[0]["lr"]
+            precision.scaler.step(optimizer)  # skipped by the scaler when fp16 gradients overflowed
+            precision.scaler.update()
+            optimizer.zero_grad(set_to_none=True)
+            scheduler.step()
+            step_loss = float(all_reduce_sum(loss_sum, env)) / max(n_scored, 1.0)
+            step += 1
+            step_tokens = sum(x.numel() for x, _ in micro) * env.world_size
+            tokens_seen += step_tokens
+            dt = time.perf_counter() - t0
+            train_time, train_tokens = train_time + dt, train_tokens + step_tokens
+            result.losses.append(step_loss)
+            result.step = step
+            train_log.append({"step": step, "epoch": stream.epoch, "lr": lr, "loss": step_loss,
+                              "grad_norm": grad_norm, "tokens": tokens_seen, "tokens_per_s": step_tokens / dt})
+            bar.update(1)
+            bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}", refresh=False)
+            if not math.isfinite(step_loss) and precision.name != "fp16":
+                raise FloatingPointError(f"step {step}: loss is {step_loss}; lower the learning rate")
+
+            is_eval = (settings.eval_every > 0 and step % settings.eval_every == 0) or step == settings.max_steps
+            improved = False
+            if is_eval:
+                metrics = evaluate()
+                if metrics:
+                    result.evals.append({"step": step, **metrics})
+                    eval_log.append({"step": step, **metrics})
+                    name = settings.early_stopping_metric
+                    if name in metrics:
+                        if _better(metrics[name], best_metric, settings.early_stopping_mode):
+                            best_metric, best_step, bad_evals, improved = metrics[name], step, 0, True
+                        else:
+                            bad_evals += 1
+                    elif settings.early_stopping_patience > 0:
+                        raise ValueError(f"early_stopping_metric {name!r} is not among the metrics "
+                                         f"{sorted(metrics)}")
+                    result.best_metric, result.best_step = best_metric, best_step
+                    if verbose and env.is_main:
+                        shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+                        bar.write(f"step {step}: {shown}" + (" (best)" if improved else ""))
+            patience_out = settings.early_stopping_patience > 0 and bad_evals >= settings.early_stopping_patience
+            if is_eval or step == last_stop or patience_out:
+                result.checkpoint = save(best=improved)
+            if patience_out:
+                result.stopped_early = True
+                if verbose and env.is_main:
+                    bar.write(f"early stop at step {step}: no better {settings.early_stopping_metric} in "
+                              f"{bad_evals} evaluations (best {best_metric:.4f} at step {best_step})")
+                break
+    finally:
+        bar.close()
+
+    result.tokens_per_s = train_tokens / train_time if train_time > 0 else 0.0
+    if dev.type == "cuda":
+        result.peak_memory_bytes = int(torch.cuda.max_memory_allocated(dev))
+    if env.is_main:
+        summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(result).items()
+                   if k != "losses"}
+        summary.update(final_loss=result.losses[-1] if result.losses else None, world_size=env.world_size,
+                       device=str(dev), settings=dataclasses.asdict(settings))
+        write_text_atomic(out / METRICS_JSON, json.dumps(summary, indent=1) + "\n")
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------
+# The default task (language-model pretraining) and the command line
+# ----------------------------------------------------------------------------------------------------
+
+def byte_tokenizer_json() -> str:
+    """The description stored with a model trained on raw UTF-8 bytes (ids 0-255)."""
+    return json.dumps({"type": "bytes", "vocab_size": 256})
+
+
+def load_text_tokenizer(spec: str = "bytes", train_texts: Sequence[str] | None = None, vocab_size: int = 4096
+                        ) -> tuple[Callable[[str], torch.Tensor], int, str]:
+    """``(encode, n_vocab, tokenizer JSON)`` for ``spec``.
+
+    ``bytes``: UTF-8 bytes (ids 0-255). With chapter 1's ``t2sql_lib.tokenizer``: ``bpe`` trains a
+    ``BPETokenizer`` of ``vocab_size`` ids on ``train_texts`` (deterministic, seconds at course sizes);
+    ``gpt2`` is GPT-2's; anything else is the path of a tokenizer that ``BPETokenizer.save`` wrote.
+    """
+    if spec == "bytes":
+        return (lambda text: torch.frombuffer(bytearray(text.encode("utf-8")), dtype=torch.uint8).long(),
+                256, byte_tokenizer_json())
+    try:
+        from .tokenizer import BPETokenizer, load_tokenizer
+    except ImportError as err:
+        raise ValueError(f"tokenizer {spec!r}: needs chapter 1's t2sql_lib.tokenizer ({err})") from err
+    if spec == "bpe":
+        if not train_texts:
+            raise ValueError("tokenizer 'bpe' needs texts to train on")
+        tok = BPETokenizer.train(train_texts, vocab_size=vocab_size)
+    else:
+        tok = load_tokenizer(spec)
+    described = tok.to_dict() if hasattr(tok, "to_dict") else {"type": "tiktoken", "name": str(spec)}
+    return (lambda text: torch.tensor(tok.encode(text, allowed_special="all"), dtype=torch.long),
+            tok.n_vocab, json.dumps(described, ensure_ascii=False))
+
+
+def default_tokenizer_spec() -> str:
+    """``bpe`` once chapter 1's tokenizer is in the library, ``bytes`` before."""
+    import importlib
+
+    try:
+        importlib.import_module("t2sql_lib.tokenizer")
+    except ImportError:
+        return "bytes"
+    return "bpe"
+
+
+def build_lm_data(preset: Preset, data: str = "synth", seq_len: int | None = None, synthetic_tokens: int = 1 << 18,
+                  tokenizer: str = "auto") -> tuple[Dataset, Dataset, str | None]:
+    """``(train, validation, tokenizer JSON)`` token-stream datasets for pretraining.
+
+    ``synthetic``: ``synthetic_token_stream`` (90% train, 10% validation). ``synth``: the generated
+    dataset's training examples as prompt + SQL text (``t2sql_lib.prompts.build_example_text``), the
+    validation split's for validation, encoded by ``load_text_tokenizer(tokenizer)``; ``auto`` is a
+    BPE tokenizer of ``data.tokenizer_vocab_size`` ids trained on the training texts (bytes before
+    chapter 1 is exported).
+    """
+    seq_len = seq_len or preset.model.context_length
+    if data == "synthetic":
+        tokens = synthetic_token_stream(synthetic_tokens, preset.model.vocab_size, seed=preset.train.seed)
+        cut = int(len(tokens) * 0.9)
+        return SlidingWindowDataset(tokens[:cut], seq_len), SlidingWindowDataset(tokens[cut:], seq_len), None
+    if data != "synth":
+        raise ValueError(f"--data {data!r}: expected 'synth' or 'synthetic'")
+    from .prompts import build_example_text
+    from .synth import load_generated
+
+    splits = load_generated(n_examples=preset.data.n_synth_examples, splits=("train", "validation"))
+    # one example after another: build_example_text ends each with <|endoftext|>, the separator
+    texts = {name: [build_example_text(ex) for ex in examples] for name, examples in splits.items()}
+    spec = default_tokenizer_spec() if tokenizer == "auto" else tokenizer
+    encode, n_vocab, tokenizer_json = load_text_tokenizer(spec, texts["train"], preset.data.tokenizer_vocab_size)
+    if n_vocab > preset.model.vocab_size:
+        raise ValueError(f"the tokenizer has {n_vocab} ids but model.vocab_size is {preset.model.vocab_size}")
+    return (SlidingWindowDataset(encode("".join(texts["train"])), seq_len),
+            SlidingWindowDataset(encode("".join(texts["validation"])), seq_len), tokenizer_json)
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``t2sql train`` / ``python -m t2sql_lib.train``."""
+    p.add_argument("--config", default=None, metavar="YAML|PRESET",
+                   help="a preset name (tiny, laptop, gpu-t4, gpu) or a YAML/JSON file (default: chosen from the "
+                        "hardware, or $T2SQL_PRESET)")
+    p.add_argument("overrides", nargs="*", metavar="section.key=value",
+                   help="settings to change, e.g. train.max_steps=100 model.n_layers=2")
+    p.add_argument("--data", choices=("synth", "synthetic"), default="synth",
+                   help="synth: the generated text-to-SQL dataset's text; synthetic: a deterministic token stream")
+    p.add_argument("--tokenizer", default="auto", metavar="auto|bpe|bytes|gpt2|FILE",
+                   help="--data synth: a BPE tokenizer trained on the training text (auto, bpe), UTF-8 bytes, "
+                        "GPT-2's, or a saved chapter-1 tokenizer file")
+    p.add_argument("--out", default=None, metavar="DIR", help="run folder (default: outputs/runs/<preset>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the run folder's latest checkpoint (a fresh start when there is none)")
+    p.add_argument("--resume-from", default=None, metavar="CKPT", help="continue from this checkpoint folder")
+    p.add_argument("--stop-at-step", type=int, default=None, help="stop (with a checkpoint) after this step")
+    p.add_argument("--seq-len", type=int, default=None,
+                   help="tokens per training sequence (default: model.context_length)")
+    p.add_argument("--synthetic-tokens", type=int, default=1 << 18, help="length of the --data synthetic stream")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: a GPU when there is one)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_train_command(args: argparse.Namespace) -> int:
+    """Build the preset, model and data that ``args`` describe, train, and print a summary."""
+    from .config import get_preset
+    from .model import GPTConfig, GPTModel
+
+    preset = get_preset(args.config).with_overrides(list(args.overrides))
+    env = setup_distributed(device=args.device)
+    try:
+        train_data, val_data, tokenizer = build_lm_data(preset, args.data, args.seq_len, args.synthetic_tokens,
+                                                       args.tokenizer)
+        torch.manual_seed(preset.train.seed)  # the same initial weights on every rank (DDP also broadcasts them)
+        model = GPTModel(GPTConfig(**dataclasses.asdict(preset.model)))
+        out = Path(args.out) if args.out else outputs_dir() / "runs" / preset.name
+        if env.is_main:
+            print(f"preset {preset.name}: {model.num_parameters() / 1e6:.2f}M parameters, {len(train_data)} "
+                  f"training sequences, {env.world_size} process(es) on {env.device}, run folder {out}")
+        result = train(model, train_data, val_data=val_data, settings=preset.train, out_dir=out,
+                       resume_from=args.resume_from or args.resume or None, stop_at_step=args.stop_at_step,
+                       config=preset.to_dict(),
+                       tokenizer=tokenizer, env=env, progress=not args.no_progress)
+        if env.is_main:
+            best = f", best {preset.train.early_stopping_metric} {result.best_metric:.4f} at step " \
+                   f"{result.best_step}" if result.best_metric is not None else ""
+            final = f"final loss {result.losses[-1]:.4f}, " if result.losses else ""
+            print(f"step {result.step}: {final}{result.tokens_per_s:,.0f} tokens/s ({result.precision})"
+                  f"{best}; metrics in {out}")
+    finally:
+        cleanup_distributed()
+    return 0
+
+
+def register_cli(subparsers) -> argparse.ArgumentParser:
+    """Add the ``train`` subcommand to the ``t2sql`` command line's subparsers."""
+    p = subparsers.add_parser("train", help="train a GPT: t2sql train --config tiny [section.key=value ...]")
+    add_train_arguments(p)
+    p.set_defaults(func=run_train_command)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m t2sql_lib.train`` (also under ``torchrun``)."""
+    parser = argparse.ArgumentParser(prog="python -m t2sql_lib.train", description=__doc__.split("\n")[0])
+    add_train_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_train_command(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"train: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

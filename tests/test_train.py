@@ -1,0 +1,333 @@
+"""The training engine: schedule, optimizer groups, precision choice, accumulation, masking, evaluation,
+early stopping, metrics files, exact resume, and the command line. Tiny models, a few steps each."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from t2sql_lib import train as tr
+from t2sql_lib.checkpoint import BEST, load_checkpoint
+from t2sql_lib.config import TrainSettings, load_preset
+from t2sql_lib.lm_data import SlidingWindowDataset
+from t2sql_lib.model import GPTConfig, GPTModel
+
+VOCAB, SEQ = 48, 16
+
+
+def tiny_gpt(seed: int = 0, drop_rate: float = 0.0) -> GPTModel:
+    torch.manual_seed(seed)
+    return GPTModel(GPTConfig(vocab_size=VOCAB, context_length=SEQ, emb_dim=32, n_heads=2, n_layers=2,
+                              drop_rate=drop_rate))
+
+
+def stream_data(n_tokens: int = 4000, seed: int = 0) -> SlidingWindowDataset:
+    return SlidingWindowDataset(tr.synthetic_token_stream(n_tokens, VOCAB, seed=seed), SEQ)
+
+
+def settings(**kw) -> TrainSettings:
+    base = dict(batch_size=8, learning_rate=3e-3, warmup_steps=2, max_steps=8, eval_every=0, eval_batches=4,
+                precision="auto", seed=7)
+    return TrainSettings(**{**base, **kw})
+
+
+def run(tmp_path, name="run", model=None, data=None, **kw):
+    """Train quietly on the CPU; keyword arguments go to TrainSettings or to train()."""
+    fields = {f.name for f in dataclasses.fields(TrainSettings)}
+    s = settings(**{k: v for k, v in kw.items() if k in fields})
+    extra = {k: v for k, v in kw.items() if k not in fields}
+    return tr.train(model or tiny_gpt(), data or stream_data(), settings=s, out_dir=tmp_path / name,
+                    device="cpu", progress=False, verbose=False, **extra)
+
+
+# --- pieces -------------------------------------------------------------------------------------------
+
+def test_schedule_warmup_then_cosine_to_floor():
+    s = TrainSettings(learning_rate=1.0, warmup_steps=4, max_steps=14, min_lr_ratio=0.1)
+    assert [tr.lr_at(k, s) for k in range(4)] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert tr.lr_at(9, s) == pytest.approx(0.1 + 0.9 * 0.5)  # half-way through the decay
+    assert tr.lr_at(14, s) == pytest.approx(0.1) and tr.lr_at(100, s) == pytest.approx(0.1)
+    decay = [tr.lr_at(k, s) for k in range(4, 15)]
+    assert all(a > b for a, b in zip(decay, decay[1:]))
+
+
+def test_optimizer_groups_decay_only_matrices():
+    model = tiny_gpt()
+    opt = tr.build_optimizer(model, settings(weight_decay=0.1))
+    decay, no_decay = opt.param_groups
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    assert all(p.dim() >= 2 for p in decay["params"]) and all(p.dim() == 1 for p in no_decay["params"])
+    ids = [id(p) for g in opt.param_groups for p in g["params"]]
+    assert len(ids) == len(set(ids))  # the tied embedding/output matrix is one parameter, listed once
+    assert sum(p.numel() for g in opt.param_groups for p in g["params"]) == model.num_parameters()
+    assert any(p is model.tok_emb.weight for p in decay["params"])
+    assert opt.defaults["betas"] == (0.9, 0.95) and not opt.defaults["fused"]
+
+
+def test_precision_choice(monkeypatch):
+    assert tr.resolve_precision("auto", "cpu") == "fp32"
+    with pytest.warns(UserWarning, match="fp32"):
+        assert tr.resolve_precision("bf16", "cpu") == "fp32"
+    with pytest.raises(ValueError, match="precision"):
+        tr.resolve_precision("fp8", "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))  # A100
+    assert tr.resolve_precision("auto", "cuda") == "bf16"
+    assert tr.resolve_precision("fp32", "cuda") == "fp32"
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))  # T4
+    assert tr.resolve_precision("auto", "cuda") == "fp16"
+    assert tr.resolve_precision("fp16", "cuda") == "fp16"
+    with pytest.warns(UserWarning, match="no native bf16"):
+        assert tr.resolve_precision("bf16", "cuda") == "fp16"
+
+
+def test_setup_precision_on_cpu_is_plain_fp32():
+    p = tr.setup_precision(settings(precision="auto"), torch.device("cpu"))
+    assert p.name == "fp32" and p.dtype == torch.float32 and not p.scaler.is_enabled()
+    assert isinstance(p.autocast(), type(tr.contextlib.nullcontext()))
+
+
+def test_compile_only_on_gpu(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch, "compile", lambda m: calls.append(m) or "compiled")
+    model = tiny_gpt()
+    assert tr.maybe_compile(model, settings(compile=False), torch.device("cuda")) == (model, False)
+    with pytest.warns(UserWarning, match="ignored on the CPU"):
+        assert tr.maybe_compile(model, settings(compile=True), torch.device("cpu")) == (model, False)
+    assert tr.maybe_compile(model, settings(compile=True), torch.device("cuda")) == ("compiled", True)
+    assert calls == [model]
+
+
+def test_synthetic_stream_and_resumable_sampler():
+    stream = tr.synthetic_token_stream(1000, VOCAB, seed=0)
+    assert len(stream) == 1000 and 0 <= int(stream.min()) and int(stream.max()) < VOCAB
+    assert torch.equal(stream, tr.synthetic_token_stream(1000, VOCAB, seed=0))
+    assert not torch.equal(stream, tr.synthetic_token_stream(1000, VOCAB, seed=1))
+    ds = stream_data(1000)
+    x, y = ds[3]
+    assert x.shape == y.shape == (SEQ,) and torch.equal(x[1:], y[:-1])
+    full = list(tr.ResumableSampler(ds, seed=1, epoch=2))
+    assert sorted(full) == list(range(len(ds))) and full != list(range(len(ds)))
+    assert list(tr.ResumableSampler(ds, seed=1, epoch=2, start=10)) == full[10:]
+    assert full != list(tr.ResumableSampler(ds, seed=1, epoch=3))  # a new epoch, a new order
+    halves = [list(tr.ResumableSampler(ds, seed=1, epoch=2, rank=r, world_size=2)) for r in (0, 1)]
+    assert halves[0] == full[0::2][:len(halves[0])] and halves[1] == full[1::2][:len(halves[1])]
+    with pytest.raises(ValueError, match="cannot fill one batch"):
+        tr._BatchStream(stream_data(200), 64, 0, tr.DistEnv(), None).next()
+
+
+def test_loss_skips_masked_targets():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 5, VOCAB)
+    targets = torch.randint(0, VOCAB, (2, 5))
+    masked = targets.clone()
+    masked[:, :3] = tr.IGNORE_INDEX  # a prompt the model is not trained to write
+    per_token = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
+    assert tr.lm_loss_sum(logits, masked).item() == pytest.approx(per_token.view(2, 5)[:, 3:].sum().item(), rel=1e-6)
+
+
+# --- the loop -----------------------------------------------------------------------------------------
+
+def test_loss_falls_and_metrics_are_written(tmp_path):
+    val = stream_data(1200, seed=1)
+    result = run(tmp_path, max_steps=30, eval_every=10, warmup_steps=3, val_data=val)
+    assert len(result.losses) == 30 and result.step == 30
+    assert sum(result.losses[-5:]) / 5 < result.losses[0] - 0.5  # it learns the runs
+    assert [e["step"] for e in result.evals] == [10, 20, 30]
+    assert result.evals[-1]["val_loss"] < result.evals[0]["val_loss"]
+    assert result.evals[-1]["val_ppl"] == pytest.approx(math.exp(result.evals[-1]["val_loss"]))
+    rows = tr.read_csv_log(result.out_dir / tr.TRAIN_LOG)
+    assert [r["step"] for r in rows] == list(range(1, 31))
+    assert [r["loss"] for r in rows] == pytest.approx(result.losses, abs=1e-6)
+    assert rows[0]["lr"] == pytest.approx(1e-3) and rows[2]["lr"] == pytest.approx(3e-3)
+    assert all(r["grad_norm"] > 0 and r["tokens_per_s"] > 0 for r in rows)
+    summary = tr.json.loads((result.out_dir / tr.METRICS_JSON).read_text())
+    assert summary["best_step"] == 30 and summary["precision"] == "fp32" and summary["final_loss"] == result.losses[-1]
+    assert load_checkpoint(result.out_dir / "checkpoints")["step"] == 30
+    fig = tr.plot_metrics(result)
+    fig.savefig(tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+    assert len(fig.axes[0].lines) == 3  # raw train loss, smoothed train loss, validation loss
+
+
+def test_gradient_accumulation_matches_one_big_batch(tmp_path):
+    big = run(tmp_path, "big", batch_size=8, grad_accum_steps=1, max_steps=5)
+    accum = run(tmp_path, "accum", batch_size=4, grad_accum_steps=2, max_steps=5)
+    assert accum.losses == pytest.approx(big.losses, abs=1e-6)
+
+
+def test_masked_tokens_do_not_count(tmp_path):
+    """With half the targets masked, the step loss is the mean over the scored tokens only."""
+
+    def collate(batch):
+        x = torch.stack([b[0] for b in batch])
+        y = torch.stack([b[1] for b in batch])
+        y[:, : SEQ // 2] = tr.IGNORE_INDEX
+        return x, y
+
+    model = tiny_gpt()
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    data = stream_data()
+    result = run(tmp_path, model=model, data=data, max_steps=1, collate_fn=collate)
+    model.load_state_dict(start)
+    loader = tr.make_loader(data, 8, seed=7, collate_fn=collate)
+    x, y = next(iter(loader))
+    with torch.no_grad():
+        expected = tr.lm_loss_sum(model(x), y).item() / (y != tr.IGNORE_INDEX).sum().item()
+    assert result.losses[0] == pytest.approx(expected, abs=1e-6)
+
+
+def test_early_stopping_and_best_checkpoint(tmp_path):
+    scores = iter([0.5, 0.7, 0.6, 0.4, 0.3, 0.2])  # an accuracy that peaks at the second evaluation
+
+    result = run(tmp_path, max_steps=40, eval_every=2, eval_fn=lambda model: {"accuracy": next(scores)},
+                 early_stopping_metric="accuracy", early_stopping_mode="max", early_stopping_patience=2)
+    assert result.stopped_early and result.step == 8  # evaluations at 2, 4 (best), 6, 8: two without gain
+    assert result.best_step == 4 and result.best_metric == 0.7
+    root = result.out_dir / "checkpoints"
+    assert (root / BEST).read_text().strip() == "step-000004"
+    assert load_checkpoint(root, which=BEST)["info"]["last_eval"] == {"step": 4, "accuracy": 0.7}
+    run(tmp_path, max_steps=2)  # a fresh run in the same folder: the old best is not its best
+    assert not (root / BEST).exists() and load_checkpoint(root)["step"] == 2
+    with pytest.raises(ValueError, match="not among the metrics"):
+        run(tmp_path, "bad", max_steps=4, eval_every=2, eval_fn=lambda m: {"acc": 1.0},
+            early_stopping_metric="accuracy", early_stopping_patience=1)
+
+
+def test_exact_resume(tmp_path):
+    """N steps, stop, resume, M more == N + M uninterrupted: same data order, dropout masks, optimizer."""
+    data, val = stream_data(1000), stream_data(600, seed=3)  # 62 sequences: an epoch is 7 batches of 8
+    kw = dict(max_steps=12, eval_every=4, val_data=val, warmup_steps=3)
+    whole = run(tmp_path, "whole", model=tiny_gpt(0, drop_rate=0.2), data=data, **kw)
+    first = run(tmp_path, "split", model=tiny_gpt(0, drop_rate=0.2), data=data, stop_at_step=5, **kw)
+    assert first.step == 5 and len(first.losses) == 5
+    tr.random.random()  # disturb every generator between the two halves: resume must restore them
+    torch.rand(3)
+    resumed_model = tiny_gpt(99, drop_rate=0.2)  # other weights: the checkpoint must replace them
+    second = run(tmp_path, "split", model=resumed_model, data=data, resume_from=True, **kw)
+    assert second.step == 12 and len(second.losses) == 7
+    assert first.losses + second.losses == pytest.approx(whole.losses, abs=1e-6)
+    assert [e["val_loss"] for e in second.evals] == pytest.approx([e["val_loss"] for e in whole.evals[1:]], abs=1e-6)
+    whole_state = load_checkpoint(whole.out_dir / "checkpoints")
+    final = tiny_gpt(5, drop_rate=0.2)
+    load_checkpoint(whole.out_dir / "checkpoints", model=final)
+    for name, value in resumed_model.state_dict().items():
+        assert torch.allclose(value, final.state_dict()[name], atol=1e-6), name
+    assert whole_state["state"]["data"] == {"epoch": 1, "batches_consumed": 5}  # 12 = 7 + 5: past an epoch
+    rows = tr.read_csv_log(second.out_dir / tr.TRAIN_LOG)  # the log holds each step once, in order
+    assert [r["step"] for r in rows] == list(range(1, 13))
+
+
+def test_resume_drops_log_rows_after_the_checkpoint(tmp_path):
+    first = run(tmp_path, max_steps=6, stop_at_step=3)
+    log = first.out_dir / tr.TRAIN_LOG
+    log.write_text(log.read_text() + "4,0,0.001,9.9,1,0,0\n")  # a crashed run logged step 4, never checkpointed
+    second = run(tmp_path, max_steps=6, resume_from=True)
+    rows = tr.read_csv_log(log)
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6] and rows[3]["loss"] == pytest.approx(second.losses[0])
+
+
+# --- command line -------------------------------------------------------------------------------------
+
+def test_cli_train_subcommand(tmp_path, capsys):
+    parser = argparse.ArgumentParser(prog="t2sql")
+    tr.register_cli(parser.add_subparsers(dest="command"))
+    out = tmp_path / "cli"
+    args = parser.parse_args(["train", "--config", "tiny", "--data", "synthetic", "--out", str(out), "--no-progress",
+                              "--synthetic-tokens", "20000", "--seq-len", "32", "train.max_steps=4",
+                              "train.eval_every=2", "train.eval_batches=2", "model.n_layers=1"])
+    assert args.func(args) == 0
+    assert "step 4: final loss" in capsys.readouterr().out
+    ckpt = load_checkpoint(out / "checkpoints")
+    assert ckpt["step"] == 4 and ckpt["info"]["config"]["model"]["n_layers"] == 1
+    assert ckpt["info"]["config"] == load_preset("tiny").with_overrides(
+        ["train.max_steps=4", "train.eval_every=2", "train.eval_batches=2", "model.n_layers=1"]).to_dict()
+    # --resume continues the same run to a later max_steps
+    assert tr.main(["--config", "tiny", "--data", "synthetic", "--out", str(out), "--no-progress", "--resume",
+                    "--synthetic-tokens", "20000", "--seq-len", "32", "train.max_steps=6", "model.n_layers=1",
+                    "train.eval_every=0"]) == 0
+    assert "resumed from" in capsys.readouterr().out
+    assert load_checkpoint(out / "checkpoints")["step"] == 6
+    assert tr.main(["--config", "tiny", "--data", "synthetic", "--out", str(out), "train.nope=1"]) == 2
+
+
+def test_pretraining_text_as_bytes(monkeypatch):
+    """The default data, as before chapter 1: the generated dataset's prompt + SQL text as UTF-8 bytes."""
+    monkeypatch.setitem(tr.sys.modules, "t2sql_lib.tokenizer", None)  # as if chapter 1 were not exported
+    assert tr.default_tokenizer_spec() == "bytes"
+    preset = load_preset("tiny").with_overrides(["data.n_synth_examples=200"])
+    train_data, val_data, tokenizer = tr.build_lm_data(preset, "synth", seq_len=64, tokenizer="bytes")
+    text = bytes(train_data.token_ids[:2000].tolist()).decode("utf-8", errors="replace")
+    assert "<|schema|>" in text and "<|question|>" in text and "<|sql|>" in text and "<|endoftext|>" in text
+    assert len(val_data) > 0 and tr.json.loads(tokenizer)["type"] == "bytes"
+    with pytest.raises(ValueError, match="--data"):
+        tr.build_lm_data(preset, "web")
+
+def test_evaluation_does_not_change_training(tmp_path):
+    """Evaluating (even with an eval_fn that draws random numbers) leaves the training's random streams alone."""
+
+    def noisy_metric(model):
+        return {"noise": torch.rand(()).item() + tr.random.random()}
+
+    plain = run(tmp_path, "plain", model=tiny_gpt(0, drop_rate=0.2), max_steps=6)
+    evaluated = run(tmp_path, "evaluated", model=tiny_gpt(0, drop_rate=0.2), max_steps=6, eval_every=2,
+                    val_data=stream_data(600, seed=3), eval_fn=noisy_metric)
+    assert len(evaluated.evals) == 3 and evaluated.losses == pytest.approx(plain.losses, abs=1e-7)
+
+
+def test_text_tokenizers(monkeypatch):
+    encode, n_vocab, described = tr.load_text_tokenizer("bytes")
+    assert encode("é;").tolist() == [195, 169, 59] and n_vocab == 256 and "bytes" in described
+    monkeypatch.setitem(tr.sys.modules, "t2sql_lib.tokenizer", None)  # as before chapter 1 is exported
+    with pytest.raises(ValueError, match="chapter 1"):
+        tr.load_text_tokenizer("gpt2")
+
+
+def test_pretraining_with_a_chapter1_tokenizer(tmp_path):
+    """``auto``: a BPE tokenizer of data.tokenizer_vocab_size ids trained on the training text; or one from a file."""
+    tokenizer_module = pytest.importorskip("t2sql_lib.tokenizer", reason="chapter 1's tokenizer not exported yet")
+    from t2sql_lib.prompts import build_example_text
+    from t2sql_lib.synth import load_generated
+
+    preset = load_preset("tiny").with_overrides(["data.n_synth_examples=200"])
+    assert tr.default_tokenizer_spec() == "bpe"
+    train_data, val_data, described = tr.build_lm_data(preset, "synth", seq_len=32)
+    tok = tokenizer_module.BPETokenizer.from_dict(tr.json.loads(described))
+    assert tok.n_vocab == preset.data.tokenizer_vocab_size and int(train_data.token_ids.max()) < tok.n_vocab
+    texts = [build_example_text(e) for e in load_generated(200, splits=("train",))["train"]]
+    assert tok.decode(train_data.token_ids.tolist()) == "".join(texts)[: len(tok.decode(train_data.token_ids.tolist()))]
+    path = tokenizer_module.BPETokenizer.train(texts, vocab_size=300).save(tmp_path / "bpe.json")
+    from_file, _, described = tr.build_lm_data(preset, "synth", seq_len=32, tokenizer=str(path))
+    assert int(from_file.token_ids.max()) < 300 and tr.json.loads(described) == tokenizer_module.load_tokenizer(path).to_dict()
+    too_big = preset.with_overrides(["model.vocab_size=256", "data.tokenizer_vocab_size=300"])
+    with pytest.raises(ValueError, match="model.vocab_size"):
+        tr.build_lm_data(too_big, "synth", seq_len=32)
+
+
+def test_crash_during_a_checkpoint_then_resume(tmp_path, monkeypatch):
+    """A crash while writing the step-8 checkpoint: the run resumes from step 4 and ends as if nothing happened."""
+    from t2sql_lib import checkpoint as ck
+
+    data = stream_data(1000)
+    kw = dict(max_steps=12, eval_every=4, warmup_steps=3)
+    whole = run(tmp_path, "whole", model=tiny_gpt(0, drop_rate=0.2), data=data, **kw)
+
+    real_save_file, calls = ck.save_file, []
+
+    def fail_on_second_checkpoint(tensors, filename, *args, **kwargs):
+        calls.append(filename)
+        if len(calls) == 2:
+            raise OSError("power cut")
+        return real_save_file(tensors, filename, *args, **kwargs)
+
+    monkeypatch.setattr(ck, "save_file", fail_on_second_checkpoint)
+    with pytest.raises(OSError, match="power cut"):
+        run(tmp_path, "crashed", model=tiny_gpt(0, drop_rate=0.2), data=data, **kw)
+    monkeypatch.setattr(ck, "save_file", real_save_file)
+    assert load_checkpoint(tmp_path / "crashed" / "checkpoints")["step"] == 4
+    resumed = run(tmp_path, "crashed", model=tiny_gpt(3, drop_rate=0.2), data=data, resume_from=True, **kw)
+    assert resumed.losses == pytest.approx(whole.losses[4:], abs=1e-6)
