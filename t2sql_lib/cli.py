@@ -22,9 +22,21 @@ def _cmd_presets(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    print("t2sql demo: not yet available. The end-to-end CPU training demo arrives with the training "
-          "engine (chapters 4-5); until then, run the course notebooks with `jupyter lab chapters/`.")
+    from .demo import DemoConfig, run_demo
+
+    test_examples = None if args.test_examples in ("all", "0") else int(args.test_examples)
+    config = DemoConfig(preset=args.preset, extra_overrides=tuple(args.overrides), tokenizer=args.tokenizer,
+                        mask_prompt=not args.no_mask_prompt, val_examples=args.val_examples,
+                        test_examples=test_examples, out_dir=args.out, threads=args.threads,
+                        progress=not args.no_progress)
+    run_demo(config)
     return 0
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from .ask import run_ask
+
+    return run_ask(args.db, args.question, args.model, args.decoding, args.max_rows)
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -88,7 +100,35 @@ def build_parser() -> argparse.ArgumentParser:
     register_train(sub)  # t2sql train --config <preset|yaml> [section.key=value ...]
 
     p = sub.add_parser("demo", help="train and evaluate a text-to-SQL model end to end on the CPU")
+    p.add_argument("overrides", nargs="*", metavar="section.key=value",
+                   help="settings to change after the demo's own, e.g. train.max_steps=300")
+    p.add_argument("--preset", default="laptop",
+                   help="preset to start from (default: laptop, reshaped by the demo's overrides; another preset "
+                        "is used as it is). $T2SQL_PRESET is ignored: the demo has its own size")
+    p.add_argument("--tokenizer", choices=("bpe", "gpt2"), default="bpe",
+                   help="bpe: chapter 1's BPE trained on the training split (default); gpt2: GPT-2's")
+    p.add_argument("--no-mask-prompt", action="store_true", help="train on every token, the prompt too")
+    p.add_argument("--val-examples", type=int, default=150,
+                   help="validation questions decoded at each evaluation (default: 150)")
+    p.add_argument("--test-examples", default="1000", metavar="N|all",
+                   help="test questions in the final score (default: 1000; all: the whole test split)")
+    p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: outputs/demo)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: the CPUs available)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_demo)
+
+    from .generate import BEST_DECODING, DECODERS
+
+    p = sub.add_parser("ask", help="write SQL for a question about a SQLite database, run it and print the rows")
+    p.add_argument("question", help='the question, in quotes: "How many customers are there?"')
+    p.add_argument("--db", required=True, metavar="PATH", help="the SQLite database (opened read-only)")
+    p.add_argument("--model", default=None, metavar="DIR",
+                   help="a trained model folder (model.safetensors, tokenizer.json, config.json; default: "
+                        "outputs/demo, written by `t2sql demo`)")
+    p.add_argument("--decoding", choices=tuple(DECODERS), default=BEST_DECODING,
+                   help=f"decoding setting (default: {BEST_DECODING}, the best valid-SQL rate in benchmarks/bench_decoding.py)")
+    p.add_argument("--max-rows", type=int, default=20, help="rows printed at most (default: 20)")
+    p.set_defaults(func=_cmd_ask)
     return parser
 
 

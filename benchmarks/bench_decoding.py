@@ -1,0 +1,100 @@
+"""What SQL-aware decoding is worth: execution accuracy, valid-SQL rate and time per query of each decoder.
+
+One trained model folder (``t2sql demo`` writes one: ``model.safetensors``, ``tokenizer.json``, ``config.json``)
+writes SQL for the held-out test databases of the generated data (the databases training never saw) and, when
+Spider is present, for Spider's dev set, with each decoding setting of ``t2sql_lib.generate.DECODERS``:
+
+- greedy: the argmax at every step (the baseline, as ``t2sql demo`` scores);
+- constrained: greedy with the schema constraint (table and column names only from the prompt's schema);
+- beam: beam search (4 beams), top beam;
+- execution_guided: 4 beams, the first that runs and returns rows (else the top beam);
+- constrained_execution_guided: both.
+
+Each row gives the gain over greedy in points of execution accuracy and the cost as a ratio of time per query
+(decoding plus, for execution-guided decoding, running the candidates). One CPU thread by default: the machine
+may be shared, and one thread gives steadier times.
+
+    python benchmarks/bench_decoding.py                                  # outputs/bench_demo/demo or outputs/demo
+    python benchmarks/bench_decoding.py --model outputs/demo --examples 100 --spider-examples 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from t2sql_lib.ask import load_model_folder
+from t2sql_lib.generate import DECODERS, compare_decoding
+from t2sql_lib.paths import outputs_dir, spider_dir
+from t2sql_lib.synth import load_generated
+
+
+def default_model() -> Path:
+    """The lead's benchmark demo model when present, else ``t2sql demo``'s."""
+    bench = outputs_dir() / "bench_demo" / "demo"
+    return bench if (bench / "model.safetensors").is_file() else outputs_dir() / "demo"
+
+
+def print_table(title: str, rows: list[dict]) -> None:
+    print(f"\n{title}")
+    print(f"{'decoding':<30} {'exec acc':>8} {'valid SQL':>9} {'exact':>7} {'s/query':>8}   vs greedy")
+    base = next((r for r in rows if r["decoding"] == "greedy"), rows[0])
+    for r in rows:
+        gain = 100 * (r["execution_accuracy"] - base["execution_accuracy"])
+        valid = 100 * (r["valid_sql"] - base["valid_sql"])
+        cost = r["s_per_query"] / base["s_per_query"]
+        versus = "" if r is base else f"{gain:+.1f} pts exec acc, {valid:+.1f} pts valid SQL, {cost:.1f}x time"
+        print(f"{r['decoding']:<30} {r['execution_accuracy']:>8.1%} {r['valid_sql']:>9.1%} {r['exact_match']:>7.1%} "
+              f"{r['s_per_query']:>8.3f}   {versus}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, metavar="DIR",
+                        help="trained model folder (default: outputs/bench_demo/demo, else outputs/demo)")
+    parser.add_argument("--examples", type=int, default=200, help="held-out test questions (default: 200)")
+    parser.add_argument("--spider-examples", type=int, default=100,
+                        help="Spider dev questions when Spider is present (default: 100; 0: none)")
+    parser.add_argument("--decoders", nargs="+", default=list(DECODERS), choices=list(DECODERS))
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    path = Path(args.model) if args.model else default_model()
+    loaded = load_model_folder(path)
+    cfg = loaded.model.cfg
+    data = loaded.config.get("preset", {}).get("data", {})
+    seed = int(loaded.config.get("demo", {}).get("data_seed", 0))
+    n_synth = int(data.get("n_synth_examples", 20_000))
+    print(f"model {path}: {cfg.n_layers} layers x {cfg.emb_dim} d_model, context {cfg.context_length}, "
+          f"vocab {cfg.vocab_size}; {torch.get_num_threads()} thread(s); load average {os.getloadavg()[0]:.2f}")
+    test = load_generated(n_examples=n_synth, seed=seed)["test"][: args.examples]
+    dbs = sorted({e.db_id for e in test})
+    start = time.perf_counter()
+    rows = compare_decoding(loaded.model, loaded.tokenizer, test, args.decoders,
+                            progress=lambda line: print("  done:", line, flush=True))
+    print_table(f"held-out test databases {dbs} ({len(test)} questions, generated data seed {seed}, "
+                f"{n_synth} examples):", rows)
+    print(f"({time.perf_counter() - start:.0f} s)")
+
+    root = spider_dir()
+    if args.spider_examples and root is not None:
+        from t2sql_lib.spider import load_spider
+
+        dev = load_spider(root, "dev")[: args.spider_examples]
+        start = time.perf_counter()
+        rows = compare_decoding(loaded.model, loaded.tokenizer, dev, args.decoders,
+                                progress=lambda line: print("  done:", line, flush=True))
+        print_table(f"Spider dev (first {len(dev)} questions; prompts longer than the context are cut at the front):",
+                    rows)
+        print(f"({time.perf_counter() - start:.0f} s)")
+    elif args.spider_examples:
+        print("\nSpider dev: not found (looked for $T2SQL_SPIDER_DIR, data/raw/spider, ../shared/datasets/spider)")
+
+
+if __name__ == "__main__":
+    main()

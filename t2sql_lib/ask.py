@@ -1,0 +1,156 @@
+"""``t2sql ask``: answer a question about a SQLite database with a trained model folder.
+
+A model folder is what ``t2sql demo`` (``t2sql_lib.demo.save_outputs``) writes: ``model.safetensors``,
+``tokenizer.json`` (a ``BPETokenizer``, or ``{"type": "tiktoken", ...}`` for GPT-2's) and ``config.json``,
+whose ``"model"`` section holds the ``GPTConfig`` fields. ``ask`` reads the database's schema, writes SQL with
+chapter 6's best decoding setting (``t2sql_lib.generate.BEST_DECODING``) and runs it with the safe executor.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .generate import BEST_DECODING, DECODERS, DecodingSettings, decode_sql
+from .paths import outputs_dir
+from .schema import Example, Schema
+from .special_tokens import SPECIAL_TOKENS
+from .sql import ExecResult, execute_sql, read_schema
+
+MODEL_FILES = ("model.safetensors", "tokenizer.json", "config.json")
+
+
+def default_model_dir() -> Path:
+    """Where ``t2sql demo`` writes its model: ``outputs/demo``."""
+    return outputs_dir() / "demo"
+
+
+@dataclass
+class LoadedModel:
+    """A trained model in eval mode, its tokenizer and the folder's settings."""
+
+    model: torch.nn.Module
+    tokenizer: Any
+    config: dict[str, Any]
+    path: Path
+
+
+def load_tokenizer_file(path: str | Path) -> Any:
+    """A model folder's ``tokenizer.json``: a ``BPETokenizer``, or GPT-2's encoding with the course's special tokens."""
+    from .tokenizer import BPETokenizer, gpt2_with_special_tokens
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from err
+    if isinstance(data, dict) and data.get("type") == "tiktoken":
+        return gpt2_with_special_tokens()
+    return BPETokenizer.from_dict(data, source=str(path))
+
+
+def load_model_folder(path: str | Path | None = None) -> LoadedModel:
+    """Load ``model.safetensors``, ``tokenizer.json`` and ``config.json`` from ``path`` (default ``outputs/demo``).
+
+    A missing folder or file raises FileNotFoundError naming it and how to make one.
+    """
+    from safetensors.torch import load_model
+
+    from .model import GPTConfig, GPTModel
+
+    path = Path(path) if path is not None else default_model_dir()
+    how = "train one with `t2sql demo` (it writes outputs/demo) or pass --model DIR"
+    if not path.is_dir():
+        raise FileNotFoundError(f"no model folder at {path}: {how}")
+    missing = [name for name in MODEL_FILES if not (path / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"the model folder {path} has no {', '.join(missing)}: {how}")
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        model_cfg = GPTConfig(**config["model"])
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{path / 'config.json'}: no valid \"model\" section of GPTConfig fields ({err})") from err
+    tokenizer = load_tokenizer_file(path / "tokenizer.json")
+    if tokenizer.n_vocab > model_cfg.vocab_size:
+        raise ValueError(f"{path}: the tokenizer has {tokenizer.n_vocab} ids but the model only {model_cfg.vocab_size}")
+    model = GPTModel(model_cfg)
+    load_model(model, str(path / "model.safetensors"))
+    return LoadedModel(model.eval(), tokenizer, config, path)
+
+
+@dataclass
+class Answer:
+    """The SQL written for a question and what executing it gave."""
+
+    question: str
+    sql: str
+    result: ExecResult
+    schema: Schema
+    decoding: str
+
+
+def check_question(question: str) -> str:
+    """The question with its whitespace tidied; ValueError when it is empty or spells a special token."""
+    text = " ".join((question or "").split())
+    if not text:
+        raise ValueError("the question is empty: ask something about the database, e.g. \"How many rows are there?\"")
+    for token in SPECIAL_TOKENS:
+        if token in text:
+            raise ValueError(f"the question contains {token!r}, which the prompt format reserves")
+    return text
+
+
+def ask(db_path: str | Path, question: str, model: LoadedModel | str | Path | None = None,
+        decoding: DecodingSettings | str = BEST_DECODING, timeout_s: float = 5.0, max_rows: int = 1000) -> Answer:
+    """Write SQL for ``question`` on the SQLite database ``db_path`` and execute it (read-only).
+
+    ``model`` is a ``LoadedModel`` or a model folder (default ``outputs/demo``). A missing database raises
+    FileNotFoundError, an empty question ValueError; SQL that fails comes back in ``Answer.result.error``.
+    """
+    text = check_question(question)
+    db_path = Path(db_path)
+    if not db_path.is_file():
+        raise FileNotFoundError(f"no SQLite database at {db_path}")
+    loaded = model if isinstance(model, LoadedModel) else load_model_folder(model)
+    schema = read_schema(db_path)
+    settings = DECODERS[decoding] if isinstance(decoding, str) else decoding
+    example = Example(question=text, sql="", db_id=schema.db_id, db_path=db_path, schema=schema)
+    sql = decode_sql(loaded.model, loaded.tokenizer, [example], settings)[0]
+    return Answer(text, sql, execute_sql(db_path, sql, timeout_s=timeout_s, max_rows=max_rows), schema, settings.name)
+
+
+def format_table(result: ExecResult, max_rows: int = 20, max_width: int = 40) -> str:
+    """Rows as a plain text table with a header, at most ``max_rows`` of them, long cells cut."""
+    def cell(value: Any) -> str:
+        text = "NULL" if value is None else str(value)
+        return text if len(text) <= max_width else text[: max_width - 3] + "..."
+
+    header = [cell(c) for c in result.columns] or [""]
+    rows = [[cell(v) for v in row] for row in result.rows[:max_rows]]
+    widths = [max([len(header[i])] + [len(r[i]) for r in rows]) for i in range(len(header))]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(header, widths)), "-+-".join("-" * w for w in widths)]
+    lines += [" | ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+    shown = len(rows)
+    more = len(result.rows) - shown
+    footer = f"({len(result.rows)}{'+' if result.truncated else ''} row{'s' if len(result.rows) != 1 else ''}"
+    footer += f", {more} not shown)" if more > 0 else ")"
+    return "\n".join(line.rstrip() for line in lines) + "\n" + footer
+
+
+def run_ask(db: str, question: str, model_dir: str | None = None, decoding: str = BEST_DECODING,
+            max_rows: int = 20) -> int:
+    """The ``t2sql ask`` command: print the SQL, then the result table; 1 when the SQL fails to run."""
+    answer = ask(db, question, model_dir, decoding)
+    print(answer.sql or "(the model wrote no SQL)")
+    print()
+    if not answer.result.ok:
+        err = answer.result.error
+        print(f"t2sql ask: the SQL failed: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    print(format_table(answer.result, max_rows=max_rows))
+    return 0

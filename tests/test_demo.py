@@ -1,0 +1,98 @@
+"""The end-to-end demo, run tiny: data -> tokenizer -> GPT from scratch -> training -> executed, scored SQL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_model
+
+from t2sql_lib.cli import build_parser
+from t2sql_lib.demo import DEMO_OVERRIDES, EARLY_STOPPING, DemoConfig, run_demo
+from t2sql_lib.evaluate import exact_match, execution_match
+from t2sql_lib.model import GPTConfig, GPTModel
+from t2sql_lib.sft import predict_sql
+from t2sql_lib.sql import execute_sql
+from t2sql_lib.synth import load_generated
+from t2sql_lib.tokenizer import BPETokenizer
+
+TINY = ("model.context_length=512", "model.emb_dim=32", "model.n_layers=2", "model.n_heads=2",
+        "train.max_steps=12", "train.eval_every=6", "train.batch_size=4", "train.warmup_steps=2",
+        "train.eval_batches=1", "data.n_synth_examples=200", "data.tokenizer_vocab_size=400")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    config = DemoConfig(preset="tiny", extra_overrides=TINY, val_examples=4, test_examples=10, max_new_tokens=24,
+                        out_dir=out, progress=False, threads=1)
+    return config, run_demo(config)
+
+
+def test_demo_report_comes_from_executing_the_generated_sql(demo):
+    config, result = demo
+    report = result.report
+    test = load_generated(n_examples=200, seed=0)["test"][:10]
+    assert len(report.records) == 10
+    assert [r["question"] for r in report.records] == [e.question for e in test]  # the held-out databases
+    assert {r["db_id"] for r in report.records} <= {"farm", "hotel", "online_shop"}
+    for ex, r in zip(test, report.records):
+        # every verdict is what executing the prediction and the gold query on the database gives
+        assert r["execution_accuracy"] == execution_match(ex.db_path, r["prediction"], ex.sql)
+        assert r["valid_sql"] == execute_sql(ex.db_path, r["prediction"]).ok
+        assert r["exact_match"] == (bool(r["prediction"]) and exact_match(r["prediction"], ex.sql))
+    m = result.metrics()
+    assert m["execution_accuracy"] == pytest.approx(sum(r["execution_accuracy"] for r in report.records) / 10)
+    assert m["valid_sql"] == pytest.approx(sum(r["valid_sql"] for r in report.records) / 10)
+
+
+def test_demo_trains_evaluates_on_validation_and_saves(demo):
+    config, result = demo
+    assert result.steps == 12 or (result.best_step is not None and result.steps < 12)
+    assert [e["step"] for e in result.evals][:2] == [6, 12][: len(result.evals)]
+    for e in result.evals:
+        assert {"val_loss", "val_execution_accuracy", "val_exact_match", "val_valid_sql"} <= set(e)
+        assert 0.0 <= e["val_execution_accuracy"] <= 1.0
+    best = min(result.evals, key=lambda e: e["val_loss"])  # the checkpoint kept: lowest validation SQL loss
+    assert result.best_step == best["step"] and result.best_val_loss == pytest.approx(best["val_loss"])
+    assert result.best_val_execution_accuracy == best["val_execution_accuracy"]
+    out = result.out_dir
+    for name in ("model.safetensors", "tokenizer.json", "config.json", "test_report.json", "accuracy_vs_step.png"):
+        assert (out / name).is_file(), name
+    saved = json.loads((out / "test_report.json").read_text())
+    assert saved["counts"]["questions"] == 10
+    assert saved["summary"]["all"]["execution_accuracy"] == pytest.approx(result.metrics()["execution_accuracy"])
+    assert result.wall_time_s > result.train_time_s > 0
+
+
+def test_saved_model_and_tokenizer_reproduce_the_predictions(demo):
+    config, result = demo
+    out = result.out_dir
+    tokenizer = BPETokenizer.load(out / "tokenizer.json")
+    model_cfg = json.loads((out / "config.json").read_text())["model"]
+    assert model_cfg["vocab_size"] == tokenizer.n_vocab  # the model's vocabulary is the tokenizer's
+    model = GPTModel(GPTConfig(**model_cfg))
+    load_model(model, str(out / "model.safetensors"))
+    test = load_generated(n_examples=200, seed=0)["test"][:10]
+    with torch.no_grad():
+        preds = predict_sql(model, tokenizer, test, max_new_tokens=config.max_new_tokens)
+    assert preds.sql == [r["prediction"] for r in result.report.records]
+
+
+def test_demo_settings():
+    laptop = DemoConfig().preset_settings()
+    assert laptop.train.early_stopping_metric == "val_loss"
+    assert laptop.train.early_stopping_mode == "min"
+    assert laptop.model.emb_dim == int(next(o for o in DEMO_OVERRIDES if o.startswith("model.emb_dim")).split("=")[1])
+    tiny = DemoConfig(preset="tiny", extra_overrides=("train.max_steps=5",)).preset_settings()
+    assert tiny.train.max_steps == 5 and tiny.model.emb_dim == 64  # no laptop-size overrides on another preset
+    assert all(o.startswith("train.early_stopping") for o in EARLY_STOPPING)
+
+
+def test_cli_demo_options():
+    args = build_parser().parse_args(["demo", "--preset", "tiny", "--no-mask-prompt", "--test-examples", "all",
+                                      "train.max_steps=3"])
+    assert (args.preset, args.no_mask_prompt, args.test_examples, args.overrides) == \
+        ("tiny", True, "all", ["train.max_steps=3"])
+    assert build_parser().parse_args(["demo"]).preset == "laptop"
