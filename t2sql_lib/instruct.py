@@ -35,16 +35,14 @@ import sqlglot
 import torch
 from sqlglot import exp
 from torch import nn
-from torch.utils.data import Dataset
 
 from t2sql_lib.evaluate import execution_match
 from t2sql_lib.generate import generate
 from t2sql_lib.prompts import build_target, serialize_schema
 from t2sql_lib.schema import Example, Schema
 from t2sql_lib.sft import (
-    IGNORE_INDEX,
     LengthGroupedBatches,
-    SFTStats,
+    SFTDataset,
     augment_with_renaming,
     fast_encoder,
     greedy_generate,
@@ -357,41 +355,19 @@ def task_counts(items: Iterable[InstructionExample]) -> dict[str, int]:
     return {t: sum(1 for i in items if i.task == t) for t in TASKS if any(i.task == t for i in items)}
 
 
-class InstructionDataset(Dataset):
-    """``InstructionExample`` objects as ``(input_ids, target_ids)`` pairs: only the response (and ``<|endoftext|>``)
-    is scored; a sequence whose inputs exceed ``max_length`` is dropped and counted in ``stats``."""
+class InstructionDataset(SFTDataset):
+    """``InstructionExample`` objects as ``(input_ids, target_ids)`` pairs: chapter 5's ``SFTDataset`` with this
+    chapter's format. Only the response (and ``<|endoftext|>``) is scored; a sequence whose inputs exceed
+    ``max_length`` is dropped and counted in ``stats``."""
 
     def __init__(self, items: Sequence[InstructionExample], tokenizer: Any, *, max_length: int):
+        self.max_length, self.mask_prompt, self.too_long = max_length, True, "drop"
         encoder = fast_encoder(tokenizer)
-        self.stats = SFTStats(total=len(items))
-        self.items: list[InstructionExample] = []
-        self.sequences: list[torch.Tensor] = []  # prompt + response ids
-        self.prompt_lengths: list[int] = []
-        for item in items:
-            prompt = encoder.encode(item.prompt(), allowed_special="all")
-            response = encoder.encode(item.response + ENDOFTEXT, allowed_special="all")
-            if len(prompt) + len(response) - 1 > max_length:
-                self.stats.dropped += 1
-                continue
-            self.items.append(item)
-            self.sequences.append(torch.tensor(prompt + response, dtype=torch.long))
-            self.prompt_lengths.append(len(prompt))
-        self.stats.kept = len(self.sequences)
-        self.stats.lengths = [len(s) - 1 for s in self.sequences]
-        self.stats.max_length = max(self.stats.lengths, default=0)
-        if self.stats.dropped:
-            warnings.warn(f"InstructionDataset: {self.stats.summary()} (max_length {max_length})", stacklevel=2)
-        if not self.sequences:
-            raise ValueError(f"no instruction example fits max_length={max_length}")
-
-    def __len__(self) -> int:
-        return len(self.sequences)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        seq = self.sequences[i]
-        inputs, targets = seq[:-1], seq[1:].clone()  # (n - 1,) each
-        targets[: self.prompt_lengths[i] - 1] = IGNORE_INDEX  # targets[j] is token j + 1; the prompt is not scored
-        return inputs, targets
+        self.examples: list[InstructionExample] = []
+        self.items = self.examples  # the items kept, in order
+        self._add_pairs(((item, encoder.encode(item.prompt(), allowed_special="all"),
+                          encoder.encode(item.response + ENDOFTEXT, allowed_special="all")) for item in items),
+                        total=len(items))
 
 
 def instruction_tune(model: nn.Module, tokenizer: Any, items: Sequence[InstructionExample], *, settings: Any,

@@ -213,13 +213,19 @@ class SFTDataset(Dataset):
         self.mask_prompt = mask_prompt
         self.too_long = too_long
         encoder = fast_encoder(tokenizer)
-        self.stats = SFTStats(total=len(examples))
-        self.examples: list[Example] = []  # the examples kept, in order (item i comes from examples[i])
+        self.examples: list[Any] = []  # the examples kept, in order (item i comes from examples[i])
+        self._add_pairs(((ex, encode_prompt(encoder, ex, sample_values), encode_target(encoder, ex.sql))
+                         for ex in examples), total=len(examples))
+
+    def _add_pairs(self, pairs: Any, total: int) -> None:
+        """Keep each ``(source, prompt_ids, target_ids)`` of ``pairs`` under the ``too_long`` policy, counting in
+        ``stats``; a subclass for another prompt format (chapter 7's ``InstructionDataset``) encodes and calls this."""
+        max_length, too_long = self.max_length, self.too_long
+        self.stats = SFTStats(total=total)
         self.sequences: list[torch.Tensor] = []  # prompt + target ids
         self.prompt_lengths: list[int] = []
         too_long_found = 0
-        for ex in examples:
-            prompt, target = encode_prompt(encoder, ex, sample_values), encode_target(encoder, ex.sql)
+        for source, prompt, target in pairs:
             excess = len(prompt) + len(target) - 1 - max_length  # the inputs are the sequence less one token
             if excess > 0:
                 too_long_found += 1
@@ -230,18 +236,18 @@ class SFTDataset(Dataset):
                     continue
                 prompt = prompt[excess:]
                 self.stats.truncated += 1
-            self.examples.append(ex)
+            self.examples.append(source)
             self.sequences.append(torch.tensor(prompt + target, dtype=torch.long))
             self.prompt_lengths.append(len(prompt))
         if too_long == "error" and too_long_found:
-            raise ValueError(f"{too_long_found} of {len(examples)} examples are longer than max_length={max_length} "
+            raise ValueError(f"{too_long_found} of {total} examples are longer than max_length={max_length} "
                              "tokens; raise the context length or pass too_long='drop'/'truncate_prompt'")
         self.stats.kept = len(self.sequences)
         self.stats.lengths = [len(s) - 1 for s in self.sequences]
         self.stats.max_length = max(self.stats.lengths, default=0)
         if self.stats.truncated or self.stats.dropped:
-            warnings.warn(f"SFTDataset: {self.stats.summary()} (max_length {max_length}, policy {too_long!r})",
-                          stacklevel=2)
+            warnings.warn(f"{type(self).__name__}: {self.stats.summary()} (max_length {max_length}, policy "
+                          f"{too_long!r})", stacklevel=3)
         if not self.sequences:
             raise ValueError(f"no example fits max_length={max_length}: {self.stats.summary()}")
 
