@@ -570,7 +570,8 @@ def decode_sql(model: nn.Module, tokenizer: Any, examples: Sequence[Example],
     s = DECODERS[settings] if isinstance(settings, str) else settings
     vocab = vocab or TokenVocab.from_tokenizer(tokenizer, model.cfg.vocab_size)
     room = max(model.cfg.context_length - s.max_new_tokens, 1)
-    prompts = [encode_question(tokenizer, ex.schema, ex.question)[-room:] for ex in examples]
+    encoder = tokenizer.to_tiktoken() if hasattr(tokenizer, "to_tiktoken") else tokenizer  # once, not per prompt
+    prompts = [encode_question(encoder, ex.schema, ex.question)[-room:] for ex in examples]
     constraints: list[SchemaConstraint | None] = [None] * len(examples)
     if s.schema_constrained:
         by_schema: dict[Schema, SchemaConstraint] = {}  # one per database: its cached masks are shared
