@@ -56,6 +56,8 @@ class TrainSettings:
     early_stopping_metric: str = "val_loss"  # what picks the best checkpoint and stops training early
     early_stopping_mode: str = "min"  # "min" when lower is better (a loss), "max" for an accuracy
     early_stopping_patience: int = 0  # evaluations without improvement before stopping (0: never stop early)
+    log_every: int = 0  # steps between printed throughput lines (tokens/s, model FLOPs utilisation); 0: none
+    checkpoint_every_minutes: float = 0.0  # also checkpoint after this much wall time (0: only at evaluations)
 
 
 @dataclass
@@ -140,7 +142,8 @@ PRESETS: dict[str, Preset] = {
         "GPT-2 small (124M) shape on a 16 GB card without bf16 (Colab T4): fp16 + gradient scaler",
         ModelSettings(vocab_size=50304, context_length=1024, emb_dim=768, n_heads=12, n_layers=12, drop_rate=0.1),
         TrainSettings(batch_size=8, grad_accum_steps=4, learning_rate=3e-4, warmup_steps=500,
-                      max_steps=20_000, eval_every=1_000, precision="fp16"),
+                      max_steps=20_000, eval_every=1_000, precision="fp16", log_every=100,
+                      checkpoint_every_minutes=10.0),
         DataSettings(n_synth_examples=100_000, tokenizer_vocab_size=16_384),
     ),
     "gpu": Preset(
@@ -148,7 +151,8 @@ PRESETS: dict[str, Preset] = {
         "GPT-2 small (124M) shape on an A100/H100: bf16, torch.compile",
         ModelSettings(vocab_size=50304, context_length=1024, emb_dim=768, n_heads=12, n_layers=12, drop_rate=0.1),
         TrainSettings(batch_size=32, grad_accum_steps=1, learning_rate=6e-4, warmup_steps=500,
-                      max_steps=20_000, eval_every=1_000, precision="bf16", compile=True),
+                      max_steps=20_000, eval_every=1_000, precision="bf16", compile=True, log_every=100,
+                      checkpoint_every_minutes=10.0),
         DataSettings(n_synth_examples=100_000, tokenizer_vocab_size=16_384),
     ),
 }

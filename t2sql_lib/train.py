@@ -3,8 +3,9 @@
 ``train(model, train_data, settings=..., out_dir=...)`` runs AdamW (weight decay on matrices only)
 with a linear warm-up and cosine decay, gradient clipping and accumulation, evaluation every
 ``eval_every`` steps with early stopping on a named metric, mixed precision and ``torch.compile`` on
-GPUs, DDP under ``torchrun``, a ``tqdm`` progress bar, metrics as CSV/JSON under ``out_dir``, and
-checkpoints (``t2sql_lib.checkpoint``) from which a run resumes exactly where it stopped.
+GPUs, DDP under ``torchrun``, a ``tqdm`` progress bar, throughput (tokens/s) and model FLOPs utilisation
+every ``log_every`` steps, metrics as CSV/JSON under ``out_dir``, and checkpoints (``t2sql_lib.checkpoint``,
+at evaluations and every ``checkpoint_every_minutes``) from which a run resumes exactly where it stopped.
 
 Batches are ``(input_ids, target_ids)`` pairs of shape (batch, tokens); a target of ``-100`` is not
 scored, which is how chapter 5 trains on the SQL only (its collate function masks the prompt). The loss
@@ -13,6 +14,9 @@ so accumulating 4 batches of 8, or 2 GPUs with 16 each, gives the update of one 
 
 ``python -m t2sql_lib.train --config tiny`` (or ``t2sql train``, or ``torchrun ... -m t2sql_lib.train``)
 pretrains a GPT on the generated dataset's text; ``--data synthetic`` uses a deterministic token stream.
+``--task sft`` runs chapter 8's text-to-SQL pipeline instead (``t2sql_lib.pipeline``): fine-tuning on the
+generated data, WikiSQL and/or Spider, then scoring with several decoders;
+``torchrun --nproc_per_node=N -m t2sql_lib.train --task sft --config gpu ...`` is its multi-GPU form.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import io
 import json
 import math
 import random
+import re
 import sys
 import time
 import warnings
@@ -283,6 +288,56 @@ def maybe_compile(model: nn.Module, settings: TrainSettings, device: torch.devic
     return torch.compile(model), True
 
 
+# Dense 16-bit (bf16/fp16) tensor-core peak of one GPU, in TFLOP/s, from the vendor's data sheets (without
+# sparsity). The first pattern that matches torch.cuda.get_device_name() wins, so the specific ones come first.
+PEAK_TFLOPS_16BIT: tuple[tuple[str, float], ...] = (
+    (r"H200", 989.0),
+    (r"H100.*PCIe", 756.0),
+    (r"H100", 989.0),  # SXM
+    (r"A100", 312.0),
+    (r"\bL4\b", 121.0),
+    (r"\bT4\b", 65.0),  # fp16 only: a T4 has no bf16
+    (r"V100", 125.0),
+)
+
+
+def peak_flops(device: torch.device | str, precision: str, device_name: str | None = None) -> float | None:
+    """The GPU's peak FLOP/s for ``precision`` (bf16/fp16 tensor cores), or None when unknown.
+
+    None on a CPU, in fp32, and on a card not in ``PEAK_TFLOPS_16BIT``: a utilisation against a guessed peak
+    would mislead. ``device_name`` overrides ``torch.cuda.get_device_name`` (for tests and reports).
+    """
+    device = torch.device(device)
+    if device.type != "cuda" or precision not in ("bf16", "fp16"):
+        return None
+    name = device_name if device_name is not None else torch.cuda.get_device_name(device)
+    for pattern, tflops in PEAK_TFLOPS_16BIT:
+        if re.search(pattern, name):
+            return tflops * 1e12
+    return None
+
+
+def step_flops(model: nn.Module, batches: Sequence[torch.Tensor]) -> float | None:
+    """Training FLOPs (forward + backward) of the model on input batches (batch, tokens), from the chapter-3
+    ``flops_per_token(seq_len)``; None for a model without it. Padding tokens count: the GPU computes them."""
+    per_token = getattr(unwrap_model(model), "flops_per_token", None)
+    if per_token is None:
+        return None
+    return float(sum(x.numel() * per_token(seq_len=x.shape[-1]) for x in batches))
+
+
+def model_flops_utilisation(flops: float, seconds: float, peak: float | None, world_size: int = 1) -> float | None:
+    """MFU: the model's FLOPs per second as a fraction of the peak of ``world_size`` GPUs (None when unknown)."""
+    if peak is None or seconds <= 0:
+        return None
+    return flops / seconds / (peak * world_size)
+
+
+def wall_clock() -> float:
+    """Seconds on a monotonic clock: what ``checkpoint_every_minutes`` measures (tests replace it)."""
+    return time.monotonic()
+
+
 # ----------------------------------------------------------------------------------------------------
 # Random state: seeding, saving, restoring
 # ----------------------------------------------------------------------------------------------------
@@ -482,10 +537,23 @@ class TrainResult:
     best_step: int | None = None
     stopped_early: bool = False
     tokens_per_s: float = 0.0  # training tokens (all processes) per second of training, evaluation excluded
+    mfu: float | None = None  # model FLOPs utilisation over the run (None on a CPU, in fp32 or on an unknown GPU)
+    peak_flops: float | None = None  # the peak FLOP/s of one device that ``mfu`` is measured against
     peak_memory_bytes: int | None = None  # CUDA only: torch.cuda.max_memory_allocated
     precision: str = "fp32"
     compiled: bool = False
     checkpoint: Path | None = None  # the latest checkpoint folder written
+
+
+def throughput_line(step: int, interval: Mapping[str, float], peak: float | None, world_size: int = 1,
+                    has_flops: bool = True) -> str:
+    """``step 100: loss 2.3456, 51,234 tokens/s, MFU 38.2%`` for the steps of ``interval`` (sums of time,
+    tokens, flops, loss and steps since the last line); the MFU reads ``unknown`` without a known peak."""
+    seconds, steps = max(interval["time"], 1e-12), max(interval["steps"], 1)
+    mfu = model_flops_utilisation(interval["flops"], seconds, peak, world_size) if has_flops else None
+    shown = "unknown (no peak FLOP/s for this device)" if mfu is None else f"{mfu:.1%}"
+    return (f"step {step}: loss {interval['loss'] / steps:.4f}, {interval['tokens'] / seconds:,.0f} tokens/s, "
+            f"MFU {shown}")
 
 
 def _better(value: float, best: float | None, mode: str) -> bool:
@@ -501,7 +569,8 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
           stop_at_step: int | None = None, config: Mapping[str, Any] | None = None,
           tokenizer: str | Mapping | None = None, env: DistEnv | None = None,
           device: str | torch.device | None = None,
-          progress: bool = True, verbose: bool = True, keep_checkpoints: int = 1) -> TrainResult:
+          progress: bool = True, verbose: bool = True, keep_checkpoints: int = 1,
+          callback: Callable[[TrainResult], None] | None = None) -> TrainResult:
     """Train ``model`` on ``train_data`` for ``settings.max_steps`` optimizer steps; see the module docstring.
 
     - ``train_data``/``val_data``: datasets of ``(input_ids, target_ids)`` (batched by ``collate_fn``, default
@@ -511,11 +580,16 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
       ``eval_fn(model)`` (if given, any metrics) are logged, ``settings.early_stopping_metric`` picks the best
       checkpoint and, after ``early_stopping_patience`` evaluations without improvement, stops the run.
       Under DDP, rank 0 evaluates alone (``eval_fn`` must not call collectives) and shares the metrics.
-      A checkpoint (``out_dir/checkpoints``) is written at each evaluation and at ``stop_at_step``.
+      A checkpoint (``out_dir/checkpoints``) is written at each evaluation, at ``stop_at_step``, and once
+      ``settings.checkpoint_every_minutes`` of wall time have passed since the last one (rank 0's clock decides).
+    - Every ``settings.log_every`` steps a line gives the interval's loss, tokens/s and model FLOPs
+      utilisation (``peak_flops``); the CSV log has both for every step.
     - ``resume_from``: a checkpoint folder or checkpoints root, ``True`` for ``out_dir/checkpoints`` (a fresh
       start when it holds none), None for a fresh start. The resumed run continues exactly: same data
       order, same random draws, same optimizer and schedule state.
     - ``stop_at_step``: stop (with a checkpoint) after this step, keeping the schedule of ``max_steps``.
+    - ``callback(result)`` runs on rank 0 after each ``log_every`` line and each evaluation, with the logs on disk
+      up to date: a notebook redraws a live loss plot with it (``plot_metrics(result)``).
     - ``config``/``tokenizer`` are stored in every checkpoint. ``env`` defaults to ``setup_distributed()``
       (DDP under ``torchrun``); ``device`` overrides its device. The model is moved to the device in place.
     """
@@ -615,7 +689,12 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
     bar = tqdm(total=settings.max_steps, initial=step, desc="train", disable=not (progress and env.is_main),
                dynamic_ncols=True)
     last_stop = min(settings.max_steps, stop_at_step) if stop_at_step is not None else settings.max_steps
-    train_time, train_tokens = 0.0, 0
+    train_time, train_tokens, train_flops = 0.0, 0, 0.0
+    peak = peak_flops(dev, precision.name)
+    result.peak_flops = peak
+    interval = {"time": 0.0, "tokens": 0, "flops": 0.0, "loss": 0.0, "steps": 0}  # since the last log line
+    checkpoint_seconds = settings.checkpoint_every_minutes * 60.0
+    last_checkpoint_time = wall_clock()
     ddp_model.train()
     try:
         while step < last_stop:
@@ -648,15 +727,32 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
             step_loss = float(all_reduce_sum(loss_sum, env)) / max(n_scored, 1.0)
             step += 1
             step_tokens = sum(x.numel() for x, _ in micro) * env.world_size
+            flops = step_flops(raw, [x for x, _ in micro])
+            flops = flops * env.world_size if flops is not None else None  # every rank's batch is alike in shape
             tokens_seen += step_tokens
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)  # the step's kernels are queued; time them, not their launch
             dt = time.perf_counter() - t0
             train_time, train_tokens = train_time + dt, train_tokens + step_tokens
+            train_flops += flops or 0.0
             result.losses.append(step_loss)
             result.step = step
-            train_log.append({"step": step, "epoch": stream.epoch, "lr": lr, "loss": step_loss,
-                              "grad_norm": grad_norm, "tokens": tokens_seen, "tokens_per_s": step_tokens / dt})
+            mfu = model_flops_utilisation(flops, dt, peak, env.world_size) if flops is not None else None
+            row = {"step": step, "epoch": stream.epoch, "lr": lr, "loss": step_loss, "grad_norm": grad_norm,
+                   "tokens": tokens_seen, "tokens_per_s": step_tokens / dt}
+            if mfu is not None:
+                row["mfu"] = mfu
+            train_log.append(row)
             bar.update(1)
             bar.set_postfix(loss=f"{step_loss:.4f}", lr=f"{lr:.2e}", refresh=False)
+            for key, value in (("time", dt), ("tokens", step_tokens), ("flops", flops or 0.0), ("loss", step_loss),
+                               ("steps", 1)):
+                interval[key] += value
+            logged = settings.log_every > 0 and step % settings.log_every == 0
+            if logged and env.is_main and verbose:
+                bar.write(throughput_line(step, interval, peak, env.world_size, flops is not None))
+            if logged:
+                interval = dict.fromkeys(interval, 0)
             if not math.isfinite(step_loss) and precision.name != "fp16":
                 raise FloatingPointError(f"step {step}: loss is {step_loss}; lower the learning rate")
 
@@ -681,8 +777,16 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
                         shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
                         bar.write(f"step {step}: {shown}" + (" (best)" if improved else ""))
             patience_out = settings.early_stopping_patience > 0 and bad_evals >= settings.early_stopping_patience
-            if is_eval or step == last_stop or patience_out:
+            time_is_up = False
+            if checkpoint_seconds > 0:  # rank 0's clock decides, so that every rank joins the same save
+                time_is_up = broadcast_object(wall_clock() - last_checkpoint_time >= checkpoint_seconds, env)
+            if is_eval or step == last_stop or patience_out or time_is_up:
                 result.checkpoint = save(best=improved)
+                last_checkpoint_time = wall_clock()
+                if time_is_up and not (is_eval or step == last_stop) and verbose and env.is_main:
+                    bar.write(f"step {step}: checkpoint after {settings.checkpoint_every_minutes:g} min")
+            if callback is not None and env.is_main and (logged or is_eval):
+                callback(result)
             if patience_out:
                 result.stopped_early = True
                 if verbose and env.is_main:
@@ -693,6 +797,7 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
         bar.close()
 
     result.tokens_per_s = train_tokens / train_time if train_time > 0 else 0.0
+    result.mfu = model_flops_utilisation(train_flops, train_time, peak, env.world_size) if train_flops else None
     if dev.type == "cuda":
         result.peak_memory_bytes = int(torch.cuda.max_memory_allocated(dev))
     if env.is_main:
@@ -788,12 +893,32 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                         "hardware, or $T2SQL_PRESET)")
     p.add_argument("overrides", nargs="*", metavar="section.key=value",
                    help="settings to change, e.g. train.max_steps=100 model.n_layers=2")
-    p.add_argument("--data", choices=("synth", "synthetic"), default="synth",
-                   help="synth: the generated text-to-SQL dataset's text; synthetic: a deterministic token stream")
+    p.add_argument("--task", choices=("lm", "sft"), default="lm",
+                   help="lm: pretrain a language model (default); sft: chapter 8's text-to-SQL pipeline "
+                        "(fine-tune, then score every test set with several decoders and save the model)")
+    p.add_argument("--data", default="synth", metavar="NAME[,NAME...]",
+                   help="--task lm: synth (the generated dataset's text) or synthetic (a deterministic token "
+                        "stream); --task sft: synth, wikisql, spider, or several mixed (synth,wikisql)")
+    p.add_argument("--eval-data", default=None, metavar="NAME[,NAME...]",
+                   help="--task sft: test sets to score (default: those of --data)")
+    p.add_argument("--init", default="scratch", metavar="scratch|gpt2|gpt2-medium|FILE",
+                   help="--task sft: random weights at the preset's shape, or GPT-2 weights (124M, 355M, a file)")
+    p.add_argument("--spider-dir", default=None, metavar="DIR",
+                   help="--task sft: a Spider folder (default: $T2SQL_SPIDER_DIR, data/raw/spider, ...)")
+    p.add_argument("--wikisql-dir", default=None, metavar="DIR",
+                   help="--task sft: a folder in WikiSQL's format (default: the official release, downloaded once)")
+    p.add_argument("--decoders", default=",".join(("greedy", "constrained", "execution_guided")),
+                   metavar="NAME[,NAME...]", help="--task sft: decoders scored on every test set")
+    p.add_argument("--test-examples", default="200", metavar="N|all",
+                   help="--task sft: questions scored per test set (default: 200, a seeded sample)")
+    p.add_argument("--val-examples", type=int, default=50,
+                   help="--task sft: validation questions decoded at each evaluation (default: 50; 0: none)")
     p.add_argument("--tokenizer", default="auto", metavar="auto|bpe|bytes|gpt2|FILE",
                    help="--data synth: a BPE tokenizer trained on the training text (auto, bpe), UTF-8 bytes, "
-                        "GPT-2's, or a saved chapter-1 tokenizer file")
-    p.add_argument("--out", default=None, metavar="DIR", help="run folder (default: outputs/runs/<preset>)")
+                        "GPT-2's, or a saved chapter-1 tokenizer file; --task sft: auto (GPT-2's with GPT-2 "
+                        "weights, else bpe), bpe or gpt2")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="run folder (default: outputs/runs/<preset>; --task sft: outputs/pipeline/<preset>)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the run folder's latest checkpoint (a fresh start when there is none)")
     p.add_argument("--resume-from", default=None, metavar="CKPT", help="continue from this checkpoint folder")
@@ -810,6 +935,13 @@ def run_train_command(args: argparse.Namespace) -> int:
     from .config import get_preset
     from .model import GPTConfig, GPTModel
 
+    if args.task == "sft":
+        from .pipeline import run_sft_command
+
+        return run_sft_command(args)
+    if args.data not in ("synth", "synthetic"):
+        raise ValueError(f"--data {args.data!r}: --task lm takes 'synth' or 'synthetic' (wikisql and spider "
+                         "are for --task sft)")
     preset = get_preset(args.config).with_overrides(list(args.overrides))
     env = setup_distributed(device=args.device)
     try:
