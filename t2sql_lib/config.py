@@ -32,6 +32,7 @@ class ModelSettings:
     drop_rate: float = 0.1
     qkv_bias: bool = False
     tie_weights: bool = True
+    pos_encoding: str = "learned"  # "learned" (GPT-2's position table) or "rope" (rotary; chapter 3, section 13)
 
 
 @dataclass

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from t2sql_lib.evaluate import evaluate
+from t2sql_lib.model import apply_rope
 from t2sql_lib.prompts import build_prompt
 from t2sql_lib.schema import Example, Schema
 from t2sql_lib.special_tokens import ENDOFTEXT
@@ -82,17 +83,23 @@ def forward_with_cache(model: nn.Module, ids: torch.Tensor, positions: torch.Ten
     ``positions`` (batch, new) is each new token's position; ``mask`` (batch, 1, new, all) says which keys each
     new token may attend to (None: causal without a cache, everything with one). Returns the logits of the last
     new token (batch, vocab) and the cache grown by the new keys and values. It mirrors
-    ``TransformerBlock.forward`` and ``MultiHeadAttention.forward`` in eval mode (no dropout).
+    ``TransformerBlock.forward`` and ``MultiHeadAttention.forward`` (or ``RotaryMultiHeadAttention``'s) in eval
+    mode (no dropout).
     """
     if mask is None and cache is not None and ids.shape[1] > 1:
         raise ValueError("several new tokens after a cache need an explicit mask")
-    x = model.tok_emb(ids) + model.pos_emb(positions)  # (batch, new, emb_dim)
+    x = model.tok_emb(ids)  # (batch, new, emb_dim)
+    if model.pos_emb is not None:  # GPT-2's learned positions; with RoPE (chapter 3) attention rotates q and k
+        x = x + model.pos_emb(positions)
+    rope = getattr(model.cfg, "pos_encoding", "learned") == "rope"
     new_cache = []
     for layer, block in enumerate(model.blocks):
         att = block.att
         q, k, v = att.qkv(block.norm1(x)).split(att.d_out, dim=-1)  # 3 x (batch, new, d_out)
         b, t, _ = q.shape
         q, k, v = (z.view(b, t, att.num_heads, att.head_dim).transpose(1, 2) for z in (q, k, v))  # (b, heads, new, hd)
+        if rope:  # rotate the new queries and keys by their positions; the cached keys were rotated already
+            q, k = apply_rope(q, positions), apply_rope(k, positions)
         if cache is not None:
             k = torch.cat([cache[layer][0], k], dim=2)  # (b, heads, all, hd): the past, then the new
             v = torch.cat([cache[layer][1], v], dim=2)

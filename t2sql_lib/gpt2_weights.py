@@ -133,6 +133,9 @@ def load_gpt2_weights(model: GPTModel, path_or_name: str | os.PathLike) -> Path:
     (downloaded on first use). Keys may carry the ``transformer.`` prefix or not. The model's vocabulary
     may be larger than the checkpoint's (extra rows are padding); its context may be shorter.
     """
+    if model.cfg.pos_encoding != "learned":  # checked first: no download for a model that cannot take it
+        raise ValueError(f"GPT-2 learned its position embeddings: build the model with pos_encoding='learned' "
+                         f"(not {model.cfg.pos_encoding!r})")
     path = resolve_gpt2_checkpoint(path_or_name)
     _check_hf_config(path.parent / "config.json", model)
     ckpt = {key.removeprefix("transformer."): tensor for key, tensor in load_file(str(path)).items()}

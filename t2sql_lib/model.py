@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from t2sql_lib.attention import MultiHeadAttention
+from t2sql_lib.attention import MultiHeadAttention, merge_heads, split_heads
 
 
 @dataclass
@@ -17,17 +17,20 @@ class GPTConfig:
     """Every size the model needs, in one place; the field names match ``t2sql_lib.config.ModelSettings``."""
 
     vocab_size: int = 50257  # rows of the token embedding = columns of the output logits
-    context_length: int = 1024  # longest sequence; rows of the position embedding
+    context_length: int = 1024  # longest sequence; rows of the learned position embedding
     emb_dim: int = 768  # width of the residual stream
     n_heads: int = 12  # attention heads per block; emb_dim must split evenly between them
     n_layers: int = 12  # transformer blocks
     drop_rate: float = 0.1  # dropout on embeddings, attention weights and residual branches
     qkv_bias: bool = False  # bias in the query/key/value projection (GPT-2 has one)
     tie_weights: bool = True  # share the token embedding with the output layer (GPT-2 does)
+    pos_encoding: str = "learned"  # "learned": GPT-2's position embedding; "rope": rotary (section 13)
 
     def __post_init__(self):
         if self.emb_dim % self.n_heads != 0:
             raise ValueError(f"emb_dim={self.emb_dim} must be divisible by n_heads={self.n_heads}")
+        if self.pos_encoding not in POS_ENCODINGS:
+            raise ValueError(f"pos_encoding={self.pos_encoding!r}: expected one of {POS_ENCODINGS}")
 
     @classmethod
     def gpt2(cls, name: str = "gpt2") -> "GPTConfig":
@@ -38,6 +41,8 @@ class GPTConfig:
         return cls(vocab_size=50257, context_length=1024, emb_dim=emb_dim, n_heads=n_heads,
                    n_layers=n_layers, drop_rate=0.0, qkv_bias=True, tie_weights=True)
 
+
+POS_ENCODINGS = ("learned", "rope")
 
 GPT2_SHAPES = {  # name: (emb_dim, n_layers, n_heads), as OpenAI released them
     "gpt2": (768, 12, 12),  # 124M parameters
@@ -82,8 +87,10 @@ class TransformerBlock(nn.Module):
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.norm1 = LayerNorm(cfg.emb_dim)
-        self.att = MultiHeadAttention(cfg.emb_dim, cfg.emb_dim, cfg.context_length, cfg.drop_rate,
-                                      cfg.n_heads, qkv_bias=cfg.qkv_bias)
+        # RoPE (section 13) lives in the attention: it rotates the queries and keys by their positions
+        attention = RotaryMultiHeadAttention if cfg.pos_encoding == "rope" else MultiHeadAttention
+        self.att = attention(cfg.emb_dim, cfg.emb_dim, cfg.context_length, cfg.drop_rate, cfg.n_heads,
+                             qkv_bias=cfg.qkv_bias)
         self.norm2 = LayerNorm(cfg.emb_dim)
         self.ff = FeedForward(cfg)
         self.drop_resid = nn.Dropout(cfg.drop_rate)
@@ -102,7 +109,8 @@ class GPTModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.emb_dim)
-        self.pos_emb = nn.Embedding(cfg.context_length, cfg.emb_dim)
+        # a learned vector per position (GPT-2); None with RoPE, where attention encodes positions instead
+        self.pos_emb = nn.Embedding(cfg.context_length, cfg.emb_dim) if cfg.pos_encoding == "learned" else None
         self.drop_emb = nn.Dropout(cfg.drop_rate)
         self.blocks = nn.ModuleList([TransformerBlock(cfg) for _ in range(cfg.n_layers)])
         self.final_norm = LayerNorm(cfg.emb_dim)
@@ -129,8 +137,10 @@ class GPTModel(nn.Module):
         num_tokens = idx.shape[1]
         if num_tokens > self.cfg.context_length:
             raise ValueError(f"{num_tokens} tokens is more than context_length={self.cfg.context_length}")
-        positions = torch.arange(num_tokens, device=idx.device)  # (tokens,)
-        x = self.tok_emb(idx) + self.pos_emb(positions)  # (batch, tokens, emb_dim); positions broadcast
+        x = self.tok_emb(idx)  # (batch, tokens, emb_dim)
+        if self.pos_emb is not None:
+            positions = torch.arange(num_tokens, device=idx.device)  # (tokens,)
+            x = x + self.pos_emb(positions)  # positions broadcast over the batch
         x = self.drop_emb(x)
         for block in self.blocks:
             x = block(x)  # (batch, tokens, emb_dim)
@@ -141,7 +151,9 @@ class GPTModel(nn.Module):
         and position embeddings and the output layer, the count that scaling laws use."""
         total = sum(p.numel() for p in self.parameters())
         if non_embedding:
-            total -= self.tok_emb.weight.numel() + self.pos_emb.weight.numel()
+            total -= self.tok_emb.weight.numel()
+            if self.pos_emb is not None:
+                total -= self.pos_emb.weight.numel()
             if not self.cfg.tie_weights:
                 total -= self.lm_head.weight.numel()
         return total
@@ -208,3 +220,48 @@ def generate_greedy(model: nn.Module, idx: torch.Tensor, max_new_tokens: int,
             break
     model.train(was_training)
     return idx
+
+
+ROPE_BASE = 10000.0  # the slowest pair turns once every ~2 * pi * 10000 positions (as in the RoPE paper)
+
+
+def rope_cos_sin(positions: torch.Tensor, head_dim: int, base: float = ROPE_BASE) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of the rotation angles: positions (..., tokens) -> two tensors (..., tokens, head_dim // 2)."""
+    if head_dim % 2:
+        raise ValueError(f"RoPE rotates pairs of features: head_dim={head_dim} must be even")
+    inv_freq = base ** (-torch.arange(0, head_dim, 2, device=positions.device, dtype=torch.float32) / head_dim)
+    angles = positions.to(torch.float32)[..., None] * inv_freq  # (..., tokens, head_dim // 2)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = ROPE_BASE) -> torch.Tensor:
+    """Queries or keys ``x`` (batch, heads, tokens, head_dim) rotated by their positions: ``(tokens,)`` shared by the
+    batch, or ``(batch, tokens)`` (chapter 6's left-padded rows). Feature ``i`` pairs with feature ``i + head_dim/2``."""
+    cos, sin = rope_cos_sin(positions, x.shape[-1], base)  # (tokens, half) or (batch, tokens, half)
+    if cos.dim() == 3:
+        cos, sin = cos[:, None], sin[:, None]  # (batch, 1, tokens, half): the same angles in every head
+    x1, x2 = x.float().chunk(2, dim=-1)  # the pairs (x1[i], x2[i]), in fp32 even under autocast
+    rotated = torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)  # a 2-D rotation of each pair
+    return rotated.type_as(x)
+
+
+class RotaryMultiHeadAttention(MultiHeadAttention):
+    """``MultiHeadAttention`` with rotary position embeddings: the same parameters, queries and keys rotated by
+    their positions before the scores (``apply_rope``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, tokens, d_in) -> (batch, tokens, d_out); token t only sees tokens 0..t."""
+        num_tokens = x.shape[1]
+        if num_tokens > self.context_length:
+            raise ValueError(f"{num_tokens} tokens is more than context_length={self.context_length}")
+        queries, keys, values = self.qkv(x).split(self.d_out, dim=-1)  # 3 x (batch, tokens, d_out)
+        queries = split_heads(queries, self.num_heads)  # (batch, heads, tokens, head_dim)
+        keys = split_heads(keys, self.num_heads)
+        values = split_heads(values, self.num_heads)
+        # changed: queries and keys are rotated by their positions
+        positions = torch.arange(num_tokens, device=x.device)  # (tokens,)
+        queries, keys = apply_rope(queries, positions), apply_rope(keys, positions)
+        context = F.scaled_dot_product_attention(
+            queries, keys, values, dropout_p=self.dropout if self.training else 0.0, is_causal=True
+        )  # (batch, heads, tokens, head_dim)
+        return self.out_proj(merge_heads(context))  # (batch, tokens, d_out)

@@ -19,7 +19,8 @@ from t2sql_lib.tokenizer import BPETokenizer
 
 TINY = ("model.context_length=512", "model.emb_dim=32", "model.n_layers=2", "model.n_heads=2",
         "train.max_steps=12", "train.eval_every=6", "train.batch_size=4", "train.warmup_steps=2",
-        "train.eval_batches=1", "data.n_synth_examples=200", "data.tokenizer_vocab_size=400")
+        "train.eval_batches=1", "data.n_synth_examples=200", "data.tokenizer_vocab_size=400",
+        "model.pos_encoding=rope")  # as the demo: rotary positions, saved and loaded back
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +85,7 @@ def test_demo_settings():
     laptop = DemoConfig().preset_settings()
     assert laptop.train.early_stopping_metric == "val_loss"
     assert laptop.train.early_stopping_mode == "min"
+    assert laptop.model.pos_encoding == "rope"
     assert laptop.model.emb_dim == int(next(o for o in DEMO_OVERRIDES if o.startswith("model.emb_dim")).split("=")[1])
     tiny = DemoConfig(preset="tiny", extra_overrides=("train.max_steps=5",)).preset_settings()
     assert tiny.train.max_steps == 5 and tiny.model.emb_dim == 64  # no laptop-size overrides on another preset
