@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--preset", default="laptop", help="the preset the demo starts from (default: laptop)")
     parser.add_argument("--tokenizer", choices=("bpe", "gpt2"), default="bpe")
     parser.add_argument("--val-examples", type=int, default=150)
-    parser.add_argument("--test-examples", default="1000", metavar="N|all")
+    parser.add_argument("--test-examples", default="500", metavar="N|all")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--compare-masking", action="store_true",
                         help="train with and without loss masking at the same step budget")
@@ -85,8 +85,14 @@ def main() -> None:
     print(f"\nbench_demo: preset {args.preset}, {result.n_parameters / 1e6:.2f}M parameters, {result.steps} steps, "
           f"{result.threads} thread(s)")
     print(f"  wall time {wall:.0f} s ({wall / 60:.1f} min; target < 10 min)")
+    decoding = result.report.info.get("decoding", "greedy")
     print(f"  held-out execution accuracy {m['execution_accuracy']:.1%} (target >= 60%), exact match "
-          f"{m['exact_match']:.1%}, valid SQL {m['valid_sql']:.1%} on {len(result.report.records)} test questions")
+          f"{m['exact_match']:.1%}, valid SQL {m['valid_sql']:.1%} on {len(result.report.records)} test questions "
+          f"({decoding} decoding)")
+    if result.greedy_report is not None and result.greedy_report is not result.report:
+        g = result.greedy_report.summary()["all"]
+        print(f"  greedy decoding, same questions: execution accuracy {g['execution_accuracy']:.1%}, exact match "
+              f"{g['exact_match']:.1%}, valid SQL {g['valid_sql']:.1%}")
     print(f"  load average after: {_load()}")
 
 

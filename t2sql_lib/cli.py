@@ -27,8 +27,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     test_examples = None if args.test_examples in ("all", "0") else int(args.test_examples)
     config = DemoConfig(preset=args.preset, extra_overrides=tuple(args.overrides), tokenizer=args.tokenizer,
                         mask_prompt=not args.no_mask_prompt, val_examples=args.val_examples,
-                        test_examples=test_examples, out_dir=args.out, threads=args.threads,
-                        progress=not args.no_progress)
+                        test_examples=test_examples, decoding=args.decoding, out_dir=args.out,
+                        threads=args.threads, progress=not args.no_progress)
     run_demo(config)
     return 0
 
@@ -110,14 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-mask-prompt", action="store_true", help="train on every token, the prompt too")
     p.add_argument("--val-examples", type=int, default=150,
                    help="validation questions decoded at each evaluation (default: 150)")
-    p.add_argument("--test-examples", default="1000", metavar="N|all",
-                   help="test questions in the final score (default: 1000; all: the whole test split)")
+    p.add_argument("--test-examples", default="500", metavar="N|all",
+                   help="test questions in the final score (default: 500; all: the whole test split)")
+    from .generate import BEST_DECODING, DECODERS
+
+    p.add_argument("--decoding", choices=sorted(DECODERS), default=BEST_DECODING,
+                   help=f"how the final test SQL is written (default: {BEST_DECODING}); greedy is always scored too")
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: outputs/demo)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: the CPUs available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_demo)
-
-    from .generate import BEST_DECODING, DECODERS
 
     p = sub.add_parser("ask", help="write SQL for a question about a SQLite database, run it and print the rows")
     p.add_argument("question", help='the question, in quotes: "How many customers are there?"')

@@ -18,6 +18,7 @@ turns its output into SQL strings, and ``evaluate_model`` scores them with ``t2s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import re
@@ -31,7 +32,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from .evaluate import EvalReport, evaluate
-from .generate import generate
+from .generate import DECODERS, decode_sql, generate
 from .prompts import build_prompt, build_target
 from .schema import Column, Example, ForeignKey, Schema, Table
 from .special_tokens import ENDOFTEXT, PAD, SPECIAL_TOKENS
@@ -399,11 +400,22 @@ def predict_sql(model: nn.Module, tokenizer: Any, examples: Sequence[Example], *
 
 
 def evaluate_model(model: nn.Module, tokenizer: Any, examples: Sequence[Example], *, max_new_tokens: int = 128,
-                   batch_size: int = 32, info: dict[str, Any] | None = None) -> EvalReport:
-    """Generate SQL for ``examples`` and score it by executing it (``t2sql_lib.evaluate.evaluate``)."""
-    preds = predict_sql(model, tokenizer, examples, max_new_tokens=max_new_tokens, batch_size=batch_size)
-    info = {**(info or {}), "prompts_truncated": preds.n_prompts_truncated}
-    return evaluate(examples, preds.sql, info=info)
+                   batch_size: int = 32, info: dict[str, Any] | None = None, decoding: str = "greedy") -> EvalReport:
+    """Generate SQL for ``examples`` and score it by executing it (``t2sql_lib.evaluate.evaluate``).
+
+    ``decoding`` names one of chapter 6's decoders (``t2sql_lib.generate.DECODERS``): ``greedy`` (the default,
+    ``predict_sql``), or e.g. ``constrained_execution_guided``, which writes only the schema's names and keeps the
+    first of 4 beams that executes and returns rows (it reads the database, never the gold SQL).
+    """
+    if decoding == "greedy":
+        preds = predict_sql(model, tokenizer, examples, max_new_tokens=max_new_tokens, batch_size=batch_size)
+        info = {**(info or {}), "decoding": decoding, "prompts_truncated": preds.n_prompts_truncated}
+        return evaluate(examples, preds.sql, info=info)
+    if decoding not in DECODERS:
+        raise ValueError(f"decoding={decoding!r}: expected one of {sorted(DECODERS)}")
+    settings = dataclasses.replace(DECODERS[decoding], max_new_tokens=max_new_tokens)
+    sqls = decode_sql(model, tokenizer, examples, settings, batch_size=batch_size)
+    return evaluate(examples, sqls, info={**(info or {}), "decoding": decoding})
 
 
 def execution_eval_fn(tokenizer: Any, examples: Sequence[Example], *, prefix: str = "val", max_new_tokens: int = 128,

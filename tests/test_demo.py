@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -11,8 +12,9 @@ from safetensors.torch import load_model
 from t2sql_lib.cli import build_parser
 from t2sql_lib.demo import DEMO_OVERRIDES, EARLY_STOPPING, DemoConfig, run_demo
 from t2sql_lib.evaluate import exact_match, execution_match
+from t2sql_lib.generate import BEST_DECODING, DECODERS, decode_sql
 from t2sql_lib.model import GPTConfig, GPTModel
-from t2sql_lib.sft import predict_sql
+from t2sql_lib.sft import evaluate_model, predict_sql
 from t2sql_lib.sql import execute_sql
 from t2sql_lib.synth import load_generated
 from t2sql_lib.tokenizer import BPETokenizer
@@ -78,7 +80,24 @@ def test_saved_model_and_tokenizer_reproduce_the_predictions(demo):
     test = load_generated(n_examples=200, seed=0)["test"][:10]
     with torch.no_grad():
         preds = predict_sql(model, tokenizer, test, max_new_tokens=config.max_new_tokens)
-    assert preds.sql == [r["prediction"] for r in result.report.records]
+        best = decode_sql(model, tokenizer, test, dataclasses.replace(DECODERS[config.decoding],
+                                                                      max_new_tokens=config.max_new_tokens))
+    assert preds.sql == [r["prediction"] for r in result.greedy_report.records]
+    assert best == [r["prediction"] for r in result.report.records]  # the headline: the configured decoder
+
+
+def test_headline_uses_chapter_6s_best_decoder_and_greedy_is_scored_too(demo):
+    config, result = demo
+    assert config.decoding == BEST_DECODING
+    assert result.report.info["decoding"] == BEST_DECODING
+    assert result.greedy_report is not result.report and result.greedy_report.info["decoding"] == "greedy"
+    assert [r["question"] for r in result.greedy_report.records] == [r["question"] for r in result.report.records]
+
+
+def test_unknown_decoding_is_refused(demo):
+    config, result = demo
+    with pytest.raises(ValueError, match="decoding='best'"):
+        evaluate_model(None, None, [], decoding="best")
 
 
 def test_demo_settings():
