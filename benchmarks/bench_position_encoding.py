@@ -17,6 +17,7 @@ Why it matters: text-to-SQL on a database the model has never seen means copying
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import torch
@@ -39,7 +40,7 @@ def build_pair(args: argparse.Namespace) -> dict[str, GPTModel]:
                     n_layers=args.layers, drop_rate=0.0)
     torch.manual_seed(args.seed)
     learned = GPTModel(cfg)
-    rope = GPTModel(GPTConfig(**{**cfg.__dict__, "pos_encoding": "rope"}))
+    rope = GPTModel(dataclasses.replace(cfg, pos_encoding="rope"))
     missing, unexpected = rope.load_state_dict(learned.state_dict(), strict=False)
     assert not missing and unexpected == ["pos_emb.weight"], (missing, unexpected)
     return {"learned": learned, "rope": rope}

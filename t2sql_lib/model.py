@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from t2sql_lib.attention import MultiHeadAttention, merge_heads, split_heads
+from t2sql_lib.attention import MultiHeadAttention
 
 
 @dataclass
@@ -246,22 +246,11 @@ def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = ROPE_BASE
 
 
 class RotaryMultiHeadAttention(MultiHeadAttention):
-    """``MultiHeadAttention`` with rotary position embeddings: the same parameters, queries and keys rotated by
-    their positions before the scores (``apply_rope``)."""
+    """``MultiHeadAttention`` with rotary position embeddings: the same parameters and forward pass, with queries
+    and keys rotated by their positions before the scores (``apply_rope``)."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, tokens, d_in) -> (batch, tokens, d_out); token t only sees tokens 0..t."""
-        num_tokens = x.shape[1]
-        if num_tokens > self.context_length:
-            raise ValueError(f"{num_tokens} tokens is more than context_length={self.context_length}")
-        queries, keys, values = self.qkv(x).split(self.d_out, dim=-1)  # 3 x (batch, tokens, d_out)
-        queries = split_heads(queries, self.num_heads)  # (batch, heads, tokens, head_dim)
-        keys = split_heads(keys, self.num_heads)
-        values = split_heads(values, self.num_heads)
-        # changed: queries and keys are rotated by their positions
-        positions = torch.arange(num_tokens, device=x.device)  # (tokens,)
-        queries, keys = apply_rope(queries, positions), apply_rope(keys, positions)
-        context = F.scaled_dot_product_attention(
-            queries, keys, values, dropout_p=self.dropout if self.training else 0.0, is_causal=True
-        )  # (batch, heads, tokens, head_dim)
-        return self.out_proj(merge_heads(context))  # (batch, tokens, d_out)
+    def encode_positions(self, queries: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(batch, heads, tokens, head_dim) queries and keys, each token rotated by its position."""
+        # changed: chapter 2's hook returned them as they were
+        positions = torch.arange(queries.shape[2], device=queries.device)  # (tokens,)
+        return apply_rope(queries, positions), apply_rope(keys, positions)
