@@ -28,7 +28,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     config = DemoConfig(preset=args.preset, extra_overrides=tuple(args.overrides), tokenizer=args.tokenizer,
                         mask_prompt=not args.no_mask_prompt, val_examples=args.val_examples,
                         test_examples=test_examples, decoding=args.decoding, out_dir=args.out,
-                        threads=args.threads, progress=not args.no_progress)
+                        threads=args.threads, progress=not args.no_progress,
+                        questions_per_sequence=args.questions_per_sequence, pack_views=args.pack_views)
     run_demo(config)
     return 0
 
@@ -116,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p.add_argument("--decoding", choices=sorted(DECODERS), default=BEST_DECODING,
                    help=f"how the final test SQL is written (default: {BEST_DECODING}); greedy is always scored too")
+    p.add_argument("--questions-per-sequence", type=int, default=1, metavar="N",
+                   help="train on up to N questions about one database per sequence, the schema read once "
+                        "(default: 1, one question per sequence)")
+    p.add_argument("--pack-views", type=int, default=1, metavar="K",
+                   help="with --questions-per-sequence > 1: pack the training questions K times, shuffled anew")
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: outputs/demo)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: the CPUs available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

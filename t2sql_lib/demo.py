@@ -44,6 +44,7 @@ from .prompts import build_example_text
 from .schema import Example
 from .sft import (
     LengthGroupedBatches,
+    PackedSFTDataset,
     SFTDataset,
     augment_with_renaming,
     evaluate_model,
@@ -89,6 +90,10 @@ class DemoConfig:
     rename_word_prob: float = 0.5  # in such an example, the chance that each schema word is renamed
     # Learn the BPE merges from the training text with every schema word renamed (see build_tokenizer)
     tokenizer_on_renamed: bool = True
+    # Questions about one database that share a training sequence (sft.PackedSFTDataset): 1 is one example per
+    # sequence; more score several queries for one schema's forward pass. ``pack_views``: how many packings.
+    questions_per_sequence: int = 1
+    pack_views: int = 1
     group_by_length: bool = True  # batches of similar lengths (sft.LengthGroupedBatches): fewer pads to compute
     val_examples: int = 150  # validation questions decoded at each evaluation (a fixed, seeded subset)
     test_examples: int | None = 500  # test questions in the final score (None: the whole test split)
@@ -211,10 +216,21 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
 
     # 3. Datasets with the prompt masked out of the loss; part of the training set with renamed schema words
     max_len = preset.model.context_length
-    train_aug = augment_with_renaming(train_ex, config.rename_rate, seed=preset.train.seed,
-                                      word_prob=config.rename_word_prob)
-    n_renamed = sum(a is not b for a, b in zip(train_aug, train_ex))
-    train_ds = SFTDataset(train_aug, tokenizer, max_length=max_len, mask_prompt=config.mask_prompt)
+    if config.questions_per_sequence > 1:
+        if not config.mask_prompt:
+            raise ValueError("questions_per_sequence > 1 scores the SQL only: it needs mask_prompt=True")
+        train_ds = PackedSFTDataset(train_ex, tokenizer, max_length=max_len,
+                                    max_per_sequence=config.questions_per_sequence, rename_rate=config.rename_rate,
+                                    rename_word_prob=config.rename_word_prob, views=config.pack_views,
+                                    seed=preset.train.seed)
+        n_renamed = sum("renamed" in ex.meta for pack in train_ds.examples for ex in pack)
+        print(f"packed: {len(train_ds)} sequences of {train_ds.questions_per_sequence():.1f} questions on average "
+              f"({config.pack_views} packing(s))")
+    else:
+        train_aug = augment_with_renaming(train_ex, config.rename_rate, seed=preset.train.seed,
+                                          word_prob=config.rename_word_prob)
+        n_renamed = sum(a is not b for a, b in zip(train_aug, train_ex))
+        train_ds = SFTDataset(train_aug, tokenizer, max_length=max_len, mask_prompt=config.mask_prompt)
     # Validation loss is always the SQL's, so that runs with and without prompt masking compare.
     val_ds = SFTDataset(val_ex, tokenizer, max_length=max_len, mask_prompt=True)
     data_stats = {"train": train_ds.stats.summary(), "validation": val_ds.stats.summary()}

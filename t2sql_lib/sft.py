@@ -35,7 +35,7 @@ from .evaluate import EvalReport, evaluate
 from .generate import DECODERS, decode_sql, generate
 from .prompts import build_prompt, build_target
 from .schema import Column, Example, ForeignKey, Schema, Table
-from .special_tokens import ENDOFTEXT, PAD, SPECIAL_TOKENS
+from .special_tokens import ENDOFTEXT, PAD, QUESTION, SPECIAL_TOKENS, SQL
 
 IGNORE_INDEX = -100  # a target the loss skips: PyTorch's cross_entropy default, and t2sql_lib.train's
 TOO_LONG_POLICIES = ("drop", "truncate_prompt", "error")
@@ -268,6 +268,113 @@ class SFTDataset(Dataset):
         if self.mask_prompt:
             return sum(len(s) - p for s, p in zip(self.sequences, self.prompt_lengths))
         return sum(len(s) - 1 for s in self.sequences)
+
+
+class PackedSFTDataset(SFTDataset):
+    """Several questions about one database in one training sequence: the schema once, then each question and its SQL::
+
+        <|schema|> ... <|question|> q1 <|sql|> sql1<|endoftext|> <|question|> q2 <|sql|> sql2<|endoftext|> ...
+
+    Why: a prompt is ~200 schema tokens and a query ~35, so with one example per sequence six tokens in seven are
+    prompt that the loss never scores, yet each costs a forward and a backward pass. Sharing the schema between
+    questions scores several queries for one schema's cost. Only the SQL (and each ``<|endoftext|>``) is scored;
+    schema and questions are read. The first pair of a sequence sees exactly what a test prompt shows; later pairs
+    also see the earlier ones (worked examples on the same database), which a test prompt never has.
+
+    Examples are grouped by their schema text, shuffled (``seed``), and packed in that order while the inputs fit in
+    ``max_length`` and the sequence holds at most ``max_per_sequence`` questions; an example too long for the context
+    on its own is dropped and counted. ``rename_rate`` renames the schema words (``rename_schema_words``) of that
+    share of the sequences, one renaming per sequence, so that its schema, questions and queries agree. ``views``
+    packs everything that many times, each with another shuffle and other renamings: more distinct sequences from
+    the same questions. ``examples[i]`` is the tuple of examples in sequence ``i``.
+    """
+
+    def __init__(self, examples: Sequence[Example], tokenizer: Any, *, max_length: int, max_per_sequence: int = 8,
+                 rename_rate: float = 0.0, rename_word_prob: float = 0.5, views: int = 1, seed: int = 0):
+        from .prompts import serialize_schema
+
+        if max_per_sequence < 1 or views < 1:
+            raise ValueError(f"max_per_sequence={max_per_sequence} and views={views}: both must be at least 1")
+        if not 0.0 <= rename_rate <= 1.0:
+            raise ValueError(f"rename_rate={rename_rate}: expected a fraction between 0 and 1")
+        if max_length < 2:
+            raise ValueError(f"max_length={max_length} leaves no room for a prompt and its SQL")
+        self.max_length, self.mask_prompt, self.too_long = max_length, True, "drop"
+        encoder = fast_encoder(tokenizer)
+        groups: dict[str, list[Example]] = {}
+        for ex in examples:
+            groups.setdefault(serialize_schema(ex.schema), []).append(ex)
+        rng = random.Random(seed)
+        self.examples: list[Any] = []
+        self.sequences: list[torch.Tensor] = []
+        self.prompt_lengths: list[int] = []  # the first question's prompt, as in SFTDataset
+        self._scored: list[torch.Tensor] = []  # per sequence, which of its targets the loss scores
+        self.stats = SFTStats(total=len(examples) * views)
+        for _ in range(views):
+            for key in sorted(groups):
+                group = list(groups[key])
+                rng.shuffle(group)
+                pack: list[Example] = []
+                ids: list[int] = []
+                scored: list[bool] = []
+                rename_seed: int | None = None
+                for original in group:
+                    while True:
+                        if not pack:  # a new sequence: does it rename, and how
+                            rename_seed = rng.randrange(2**31) if rng.random() < rename_rate else None
+                        ex = original if rename_seed is None else \
+                            rename_schema_words(original, random.Random(rename_seed), rename_word_prob)
+                        read = self._read_ids(encoder, ex, first=not pack)
+                        target = encode_target(encoder, ex.sql)
+                        full = len(pack) == max_per_sequence or len(ids) + len(read) + len(target) - 1 > max_length
+                        if pack and full:  # close this sequence; the example opens the next one
+                            self._keep(pack, ids, scored)
+                            pack, ids, scored = [], [], []
+                            continue
+                        break
+                    if len(read) + len(target) - 1 > max_length:
+                        self.stats.dropped += 1
+                        continue
+                    pack.append(ex)
+                    ids += read + target
+                    scored += [False] * len(read) + [True] * len(target)
+                if pack:
+                    self._keep(pack, ids, scored)
+        self.stats.lengths = [len(seq) - 1 for seq in self.sequences]
+        self.stats.max_length = max(self.stats.lengths, default=0)
+        if self.stats.dropped:
+            warnings.warn(f"{type(self).__name__}: {self.stats.summary()} (max_length {max_length})", stacklevel=2)
+        if not self.sequences:
+            raise ValueError(f"no example fits max_length={max_length}: {self.stats.summary()}")
+
+    @staticmethod
+    def _read_ids(encoder: Any, example: Example, first: bool) -> list[int]:
+        """The tokens read before a query: the whole prompt for a sequence's first question, else
+        `` <|question|> {question} <|sql|>`` (the prompt's own ending)."""
+        if first:
+            return encode_prompt(encoder, example)
+        _check_no_special_text(example.question, f"the question of an example on {example.db_id!r}")
+        return encoder.encode(f" {QUESTION} {' '.join(example.question.split())} {SQL}", allowed_special="all")
+
+    def _keep(self, pack: list[Example], ids: list[int], scored: list[bool]) -> None:
+        self.examples.append(tuple(pack))
+        self.sequences.append(torch.tensor(ids, dtype=torch.long))
+        self.prompt_lengths.append(scored.index(True))
+        self._scored.append(torch.tensor(scored[1:], dtype=torch.bool))  # target j is token j + 1
+        self.stats.kept += len(pack)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        seq = self.sequences[i]
+        inputs, targets = seq[:-1], seq[1:].clone()
+        targets[~self._scored[i]] = IGNORE_INDEX
+        return inputs, targets
+
+    def n_scored_tokens(self) -> int:
+        return int(sum(int(m.sum()) for m in self._scored))
+
+    def questions_per_sequence(self) -> float:
+        """The mean number of questions a sequence holds."""
+        return self.stats.kept / len(self.sequences)
 
 
 class SFTCollator:

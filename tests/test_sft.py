@@ -332,3 +332,76 @@ def test_length_grouped_batches_cover_each_example_once_with_less_padding(splits
     assert x.shape[0] == 8 and torch.equal(x, x2) and torch.equal(y, y2)
     with pytest.raises(ValueError, match="cannot fill one batch"):
         LengthGroupedBatches(ds, batch_size=len(ds) + 1)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Several questions per sequence: the schema once, then question, SQL, question, SQL...
+# ----------------------------------------------------------------------------------------------------
+
+def test_packed_sequences_score_exactly_each_query_and_share_one_schema(splits, tokenizer):
+    from t2sql_lib.prompts import serialize_schema
+    from t2sql_lib.sft import PackedSFTDataset
+
+    examples = splits["train"][:120]
+    ds = PackedSFTDataset(examples, tokenizer, max_length=512, max_per_sequence=4, seed=3)
+    assert ds.stats.kept + ds.stats.dropped == len(examples) == ds.stats.total
+    assert sorted(e.question for pack in ds.examples for e in pack) == sorted(e.question for e in examples)
+    assert len(ds) < len(examples) and 1 < ds.questions_per_sequence() <= 4
+    eot = special_id(tokenizer, ENDOFTEXT)
+    for i, pack in enumerate(ds.examples):
+        x, y = ds[i]
+        assert len(x) <= 512 and len(pack) <= 4
+        assert len({serialize_schema(e.schema) for e in pack}) == 1  # one database per sequence
+        scored = y[y != IGNORE_INDEX].tolist()
+        assert tokenizer.decode(scored) == "".join(build_target(e.sql) for e in pack)  # the queries, in order
+        assert scored.count(eot) == len(pack)
+        # the first question reads exactly what a test prompt shows, and is scored exactly like SFTDataset's
+        single = SFTDataset(pack[:1], tokenizer, max_length=512)
+        sx, sy = single[0]
+        assert torch.equal(x[: len(sx)], sx) and torch.equal(y[: len(sy)], sy)
+        rest = tokenizer.decode(x[len(sx):].tolist() + [int(y[-1])])
+        for e in pack[1:]:  # later questions: " <|question|> ... <|sql|>" then the query, nothing else
+            assert f" <|question|> {' '.join(e.question.split())} <|sql|>" + build_target(e.sql) in rest
+    assert ds.n_scored_tokens() == sum(int((ds[i][1] != IGNORE_INDEX).sum()) for i in range(len(ds)))
+    one = PackedSFTDataset(examples, tokenizer, max_length=512, max_per_sequence=1)
+    assert len(one) == ds.stats.kept and one.questions_per_sequence() == 1
+
+
+def test_packed_renaming_is_one_renaming_per_sequence(splits, tokenizer):
+    from t2sql_lib.prompts import serialize_schema
+    from t2sql_lib.sft import PackedSFTDataset
+
+    examples = splits["train"][:80]
+    ds = PackedSFTDataset(examples, tokenizer, max_length=2048, max_per_sequence=3, rename_rate=1.0,
+                          rename_word_prob=1.0, views=2, seed=0)
+    assert ds.stats.total == ds.stats.kept == 160
+    mappings = set()
+    for pack in ds.examples:
+        assert all(e.meta.get("renamed") for e in pack)
+        assert len({serialize_schema(e.schema) for e in pack}) == 1  # schema, questions and SQL agree
+        assert len({tuple(sorted(e.meta["renamed"].items())) for e in pack}) == 1
+        names = {t.name.lower() for t in pack[0].schema.tables} | \
+            {c.name.lower() for t in pack[0].schema.tables for c in t.columns}
+        for e in pack:
+            assert _identifiers(e.sql) <= names
+        mappings.add(tuple(sorted(pack[0].meta["renamed"].items())))
+    assert len(mappings) > len(ds) // 2  # sequences on one database are renamed differently
+    plain = PackedSFTDataset(examples, tokenizer, max_length=512, max_per_sequence=3)
+    assert not any("renamed" in e.meta for pack in plain.examples for e in pack)
+
+
+def test_packed_dataset_drops_what_cannot_fit_and_checks_its_arguments(splits, tokenizer):
+    from t2sql_lib.sft import PackedSFTDataset
+
+    examples = splits["train"][:30]
+    lengths = [len(SFTDataset([e], tokenizer, max_length=4096).sequences[0]) - 1 for e in examples]
+    limit = sorted(lengths)[len(lengths) // 2]
+    with pytest.warns(UserWarning, match="dropped"):
+        ds = PackedSFTDataset(examples, tokenizer, max_length=limit, max_per_sequence=8)
+    assert ds.stats.dropped == sum(n > limit for n in lengths)
+    assert all(len(x) <= limit for x, _ in (ds[i] for i in range(len(ds))))
+    for bad in ({"max_per_sequence": 0}, {"views": 0}, {"rename_rate": 1.5}, {"max_length": 1}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            PackedSFTDataset(examples, tokenizer, **{"max_length": 512, **bad})
+    with pytest.raises(ValueError, match="no example fits"), pytest.warns(UserWarning, match="30 dropped"):
+        PackedSFTDataset(examples, tokenizer, max_length=5)
