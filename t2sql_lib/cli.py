@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a trained model folder (model.safetensors, tokenizer.json, config.json; default: "
                         "outputs/demo, written by `t2sql demo`)")
     p.add_argument("--decoding", choices=tuple(DECODERS), default=BEST_DECODING,
-                   help=f"decoding setting (default: {BEST_DECODING}, the best valid-SQL rate in benchmarks/bench_decoding.py)")
+                   help=f"decoding setting (default: {BEST_DECODING}, chapter 6's best in benchmarks/bench_decoding.py)")
     p.add_argument("--max-rows", type=int, default=20, help="rows printed at most (default: 20)")
     p.set_defaults(func=_cmd_ask)
     return parser

@@ -7,10 +7,12 @@
   the earlier ones (the KV cache); ``generate`` decodes many prompts at once, padded on the left, with it.
 - ``beam_search`` keeps the ``beam_size`` most likely continuations of one prompt.
 - ``SchemaConstraint`` masks the tokens that would write a table or column name the prompt's schema lacks;
+  ``ValueConstraint`` adds that quoted values and numbers must be copied from the question;
   ``pick_executable`` keeps the first beam that executes and returns rows (execution-guided decoding).
 - ``DecodingSettings``, ``decode_sql`` and ``compare_decoding`` apply all of it to ``Example`` objects.
 """
 
+import re
 import string
 import time
 from collections.abc import Callable, Sequence
@@ -521,6 +523,115 @@ class SchemaConstraint:
         return logits.masked_fill(~mask, float("-inf"))
 
 
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december")
+_MONTH = "(" + "|".join(_MONTHS) + ")"
+_NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                 "twelve")
+STRFTIME_FORMAT = re.compile(r"%[A-Za-z](?:[-/: ]?%[A-Za-z])*")  # '%Y', '%Y-%m': strftime's formats
+_STRFTIME_START = re.compile(r"%[-/: %A-Za-z]*")  # what such a format may start with
+
+
+def question_values(question: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The texts a quoted value may be a piece of, and the numbers a query may use, for ``question``.
+
+    Texts: the question in lower case, plus each date it writes in words as ``YYYY-MM-DD``. Numbers: the question's
+    numbers as written (``167.8``) or in words up to twelve ("at least two": ``2``), plus ``0`` and ``1``.
+
+    >>> texts, numbers = question_values("Films released before 15 February 2019 with over 3 stars?")
+    >>> texts, sorted(numbers)
+    (('films released before 15 february 2019 with over 3 stars?', '2019-02-15'), ['0', '1', '15', '2019', '3'])
+    """
+    low = " ".join(question.split()).lower()
+    texts = [low]
+    for day, month, year in re.findall(rf"\b(\d{{1,2}}) {_MONTH},? (\d{{4}})\b", low):
+        texts.append(f"{year}-{_MONTHS.index(month) + 1:02d}-{int(day):02d}")
+    for month, day, year in re.findall(rf"\b{_MONTH} (\d{{1,2}}),? (\d{{4}})\b", low):
+        texts.append(f"{year}-{_MONTHS.index(month) + 1:02d}-{int(day):02d}")
+    words = {str(_NUMBER_WORDS.index(w)) for w in re.findall(r"[a-z]+", low) if w in _NUMBER_WORDS}
+    numbers = frozenset(re.findall(r"\d+(?:\.\d+)?", low)) | words | {"0", "1"}
+    return tuple(texts), numbers
+
+
+class ValueConstraint:
+    """A ``SchemaConstraint`` that also makes quoted values and numbers come from ``question`` (``question_values``).
+
+    Inside ``'...'`` the text written so far, less one ``%`` at each end, must be a piece of one of the question's
+    texts (ignoring case), or the start of a ``strftime`` format; the closing quote is allowed once it is a whole,
+    non-empty value. Outside quotes a word that starts with a digit must be the start of one of the question's
+    numbers, and end as one of them. Names, keywords and the rest are the wrapped constraint's business. Masks are
+    cached per state and value written so far.
+    """
+
+    def __init__(self, schema_constraint: SchemaConstraint, question: str):
+        self.inner, self.vocab = schema_constraint, schema_constraint.vocab
+        self.texts, self.numbers = question_values(question)
+        self.number_starts = {n[:i] for n in self.numbers for i in range(1, len(n) + 1)}
+        self._masks: dict[tuple[SqlState, str], torch.Tensor] = {}
+
+    def value_ok(self, value: str, closed: bool) -> bool:
+        """Whether ``value`` (the text inside the quotes) may be written so far, or, ``closed``, may end there."""
+        core = value.lower()
+        core = core[1:] if core.startswith("%") else core
+        if closed or core.endswith("%"):  # a % at the end: the value is over
+            core = core[:-1] if core.endswith("%") else core
+        if closed:
+            return (bool(core) and any(core in t for t in self.texts)) or bool(STRFTIME_FORMAT.fullmatch(value))
+        return any(core in t for t in self.texts) or bool(_STRFTIME_START.fullmatch(value))
+
+    def text_ok(self, mode: str, value: str, word: str, text: str) -> bool:
+        """Whether ``text`` may follow, from a quote ``mode`` with ``value`` written in it, or a ``word`` begun."""
+        for ch in text:
+            if mode == "squote":
+                if ch == "'":  # the value ends (a doubled '' closes and reopens: two values, each checked)
+                    if not self.value_ok(value, closed=True):
+                        return False
+                    mode, value, word = "code", "", ""
+                else:
+                    value += ch
+                    if not self.value_ok(value, closed=False):
+                        return False
+            elif mode == "dquote":  # a quoted name: the schema constraint's
+                mode = "code" if ch == '"' else mode
+            elif is_word_char(ch) or (ch == "." and word[:1].isdigit() and "." not in word):
+                word += ch
+                if word[0].isdigit() and word not in self.number_starts:
+                    return False
+            else:
+                if word[:1].isdigit() and word not in self.numbers:
+                    return False
+                word = ""
+                mode = {"'": "squote", '"': "dquote"}.get(ch, mode)
+        return True
+
+    def allowed(self, state: SqlState, value: str) -> torch.Tensor:
+        """(vocab,) bool: the schema constraint's tokens that also keep the values and numbers the question's."""
+        key = (state, value)
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = self.inner.allowed(state).clone()
+            for i in mask.nonzero().flatten().tolist():
+                text = self.vocab.texts[i]  # special tokens have none: <|endoftext|> is ruled on below
+                if text and not self.text_ok(state.mode, value, state.word, text):
+                    mask[i] = False
+            if state.word[:1].isdigit() and state.word not in self.numbers:
+                mask[self.vocab.eos_id] = False  # not before the number is whole
+            self._masks[key] = mask
+        return mask
+
+    def __call__(self, generated: list[int], logits: torch.Tensor) -> torch.Tensor:
+        """``logits`` (vocab,) with the tokens that break a name, value or number rule set to -inf."""
+        text = self.vocab.decode(generated)
+        state = self.inner.state_of(text)
+        if state is None:
+            return logits
+        value = text[text.rfind("'") + 1:] if state.mode == "squote" else ""  # after the opening quote
+        mask = self.allowed(state, value).to(logits.device)
+        if not bool(mask.any()):  # no value of the question fits here: fall back to the schema constraint
+            return self.inner(generated, logits)
+        return logits.masked_fill(~mask, float("-inf"))
+
+
 def pick_executable(candidates: Sequence[str], db_path: str | Path, timeout_s: float = 5.0
                     ) -> tuple[int, ExecResult]:
     """Execution-guided choice: the index (and result) of the first candidate that parses, runs without error and
@@ -547,6 +658,11 @@ class DecodingSettings:
     execution_guided: bool = False  # run the beams in order and keep the first that returns rows
     length_penalty: float = 1.0
     max_new_tokens: int = 128
+    values_from_question: bool = False  # quoted values and numbers copied from the question (ValueConstraint)
+
+    def __post_init__(self) -> None:
+        if self.values_from_question and not self.schema_constrained:
+            raise ValueError(f"decoding {self.name!r}: values_from_question=True needs schema_constrained=True")
 
 
 DECODERS = {
@@ -556,8 +672,14 @@ DECODERS = {
     "execution_guided": DecodingSettings("execution_guided", beam_size=4, execution_guided=True),
     "constrained_execution_guided": DecodingSettings("constrained_execution_guided", beam_size=4,
                                                      schema_constrained=True, execution_guided=True),
+    "constrained_values": DecodingSettings("constrained_values", schema_constrained=True, values_from_question=True),
+    "constrained_values_execution_guided": DecodingSettings("constrained_values_execution_guided", beam_size=4,
+                                                            schema_constrained=True, execution_guided=True,
+                                                            values_from_question=True),
 }
-BEST_DECODING = "constrained_execution_guided"  # highest valid-SQL rate in benchmarks/bench_decoding.py
+# the highest execution accuracy in benchmarks/bench_decoding.py: names from the schema, values from the question,
+# 4 beams, the first that executes and returns rows
+BEST_DECODING = "constrained_values_execution_guided"
 
 
 def encode_question(tokenizer: Any, schema: Schema, question: str) -> list[int]:
@@ -579,13 +701,15 @@ def decode_sql(model: nn.Module, tokenizer: Any, examples: Sequence[Example],
     room = max(model.cfg.context_length - s.max_new_tokens, 1)
     encoder = tokenizer.to_tiktoken() if hasattr(tokenizer, "to_tiktoken") else tokenizer  # once, not per prompt
     prompts = [encode_question(encoder, ex.schema, ex.question)[-room:] for ex in examples]
-    constraints: list[SchemaConstraint | None] = [None] * len(examples)
+    constraints: list[SchemaConstraint | ValueConstraint | None] = [None] * len(examples)
     if s.schema_constrained:
         by_schema: dict[Schema, SchemaConstraint] = {}  # one per database: its cached masks are shared
         for i, ex in enumerate(examples):
             if ex.schema not in by_schema:
                 by_schema[ex.schema] = SchemaConstraint(ex.schema, vocab)
             constraints[i] = by_schema[ex.schema]
+            if s.values_from_question:  # one per question, around its database's constraint
+                constraints[i] = ValueConstraint(by_schema[ex.schema], ex.question)
     if s.beam_size == 1:
         outputs = generate(model, prompts, max_new_tokens=s.max_new_tokens, eos_id=vocab.eos_id,
                            processors=constraints if s.schema_constrained else None, batch_size=batch_size)

@@ -347,3 +347,94 @@ def test_spider_gold_sql_passes_the_constraint(spider):
             refused.append(ex.sql)
     assert len(dev) > 500 and refused == []
     assert SchemaConstraint(dev[0].schema, vocab).advance(SqlState(), " SELECT * FROM no_such_table") is None
+
+
+# ----------------------------------------------------------------------------------------------------
+# Values copied from the question (ValueConstraint)
+# ----------------------------------------------------------------------------------------------------
+
+def _quoted_values_and_numbers(sql: str) -> tuple[list[str], list[str]]:
+    """The values inside '...' and the numbers outside them, found independently of the constraint's scanner."""
+    values = [v.replace("''", "'") for v in re.findall(r"'((?:[^']|'')*)'", sql)]
+    code = re.sub(r"'(?:[^']|'')*'", " ", sql)
+    numbers = re.findall(r"(?<![A-Za-z0-9_.])\d+(?:\.\d+)?(?![A-Za-z0-9_])", code)
+    return values, numbers
+
+
+def test_question_values_reads_numbers_dates_and_number_words():
+    from t2sql_lib.generate import question_values
+
+    texts, numbers = question_values("Flights after 3 March 2021 or before June 7, 2020 with  over two  stops and 12.5 kg")
+    assert texts[0] == "flights after 3 march 2021 or before june 7, 2020 with over two stops and 12.5 kg"
+    assert set(texts[1:]) == {"2021-03-03", "2020-06-07"}
+    assert numbers == {"3", "2021", "7", "2020", "12.5", "2", "0", "1"}
+    assert question_values("How many singers?")[1] == {"0", "1"}
+
+
+def test_value_constraint_accepts_values_from_the_question_only(tokenizer, splits):
+    from t2sql_lib.generate import ValueConstraint
+
+    vocab = TokenVocab.from_tokenizer(tokenizer)
+    ex = splits["test"][0]
+    vc = ValueConstraint(SchemaConstraint(ex.schema, vocab), "Names that start with Zar, over 360, since 2 May 2020?")
+    for value in ("Zar%", "zar", "%Zar%", "%Y", "%Y-%m", "2020-05-02", "over 360"):
+        assert vc.value_ok(value, closed=True), value
+    for value in ("Zab", "Zq%", "", "%", "%%", "2020-05-03", "Zar%x"):
+        assert not vc.value_ok(value, closed=True), value
+    assert vc.value_ok("Za", closed=False) and not vc.value_ok("Zx", closed=False)
+    assert vc.text_ok("code", "", "", " WHERE x > 360 AND y LIKE 'Zar%' LIMIT 1 ")
+    assert not vc.text_ok("code", "", "", " WHERE x > 306 ")  # a number the question does not have
+    assert not vc.text_ok("code", "", "", " WHERE x > 36 ")  # the start of one, ended too soon
+    assert not vc.text_ok("code", "", "", " WHERE name = 'Q'")
+    assert vc.text_ok("code", "", "", " SELECT T1.address2 FROM t AS T1 ")  # digits inside names are names
+    # the mask inside a quote: every allowed token keeps the value a piece of the question
+    table, column = ex.schema.tables[0].name, ex.schema.tables[0].columns[0].name
+    state = vc.inner.state_of(f" SELECT {column} FROM {table} WHERE {column} LIKE 'Z")
+    mask = vc.allowed(state, "Z")
+    assert 0 < int(mask.sum()) < int(vc.inner.allowed(state).sum())
+    for i in mask.nonzero().flatten().tolist():
+        text = vocab.texts[i]
+        inside = ("Z" + text).split("'")[0]
+        assert vc.value_ok(inside, closed="'" in text) or vc.value_ok(inside, closed=False), text
+    # at a number: the end of the query only once the number is whole
+    state = vc.inner.state_of(f" SELECT {column} FROM {table} WHERE {column} > 36")
+    assert not bool(vc.allowed(state, "")[vocab.eos_id])
+    state = vc.inner.state_of(f" SELECT {column} FROM {table} WHERE {column} > 360")
+    assert bool(vc.allowed(state, "")[vocab.eos_id])
+
+
+def test_gold_queries_pass_the_value_constraint(splits, spider):
+    """The rule is not too strict: every generated gold query, and nearly all of Spider dev's, is allowed."""
+    from t2sql_lib.generate import ValueConstraint
+    from t2sql_lib.spider import load_spider
+
+    vocab = TokenVocab(texts=[], eos_id=0, decode=lambda ids: "")
+
+    def refused(examples):
+        return [e for e in examples
+                if not ValueConstraint(SchemaConstraint(e.schema, vocab), e.question).text_ok("code", "", "", f" {e.sql} ")]
+
+    generated = [e for split in splits.values() for e in split]
+    assert len(generated) > 100 and refused(generated) == []
+    dev = load_spider(spider, "dev")
+    bad = refused(dev)
+    assert len(bad) <= 0.01 * len(dev)  # 5 of 972: paraphrased values ('usa' for "United States")
+
+
+def test_decoding_with_values_keeps_names_and_values_legal(splits, tokenizer, lively_model):
+    from t2sql_lib.generate import question_values
+
+    model = lively_model(vocab=tokenizer.n_vocab, context=512)
+    examples = splits["test"][:4]
+    for name in ("constrained_values", "constrained_values_execution_guided"):
+        s = DECODERS[name]
+        out = decode_sql(model, tokenizer, examples, DecodingSettings(
+            name, s.beam_size, s.schema_constrained, s.execution_guided, max_new_tokens=24, values_from_question=True))
+        for sql, e in zip(out, examples):
+            assert _names_outside_schema(sql, e.schema) == []
+            texts, numbers = question_values(e.question)
+            values, nums = _quoted_values_and_numbers(sql)
+            assert all(v.strip("%").lower() in texts[0] or v in texts[1:] or v.startswith("%") for v in values), sql
+            assert all(n in numbers for n in nums), (sql, numbers)
+    with pytest.raises(ValueError, match="needs schema_constrained"):
+        DecodingSettings("values alone", values_from_question=True)
