@@ -8,7 +8,12 @@ Spider is present, for Spider's dev set, with each decoding setting of ``t2sql_l
 - constrained: greedy with the schema constraint (table and column names only from the prompt's schema);
 - beam: beam search (4 beams), top beam;
 - execution_guided: 4 beams, the first that runs and returns rows (else the top beam);
-- constrained_execution_guided: both.
+- constrained_execution_guided: both;
+- constrained_values, constrained_values_execution_guided: the same, with quoted values and numbers copied from the
+  question as well (``ValueConstraint``).
+
+``--seen-examples N`` adds new questions about the training databases (the generator's next seed, less the questions
+training saw): names the model knows, values it must copy.
 
 Each row gives the gain over greedy in points of execution accuracy and the cost as a ratio of time per query
 (decoding plus, for execution-guided decoding, running the candidates). One CPU thread by default: the machine
@@ -41,14 +46,14 @@ def default_model() -> Path:
 
 def print_table(title: str, rows: list[dict]) -> None:
     print(f"\n{title}")
-    print(f"{'decoding':<30} {'exec acc':>8} {'valid SQL':>9} {'exact':>7} {'s/query':>8}   vs greedy")
+    print(f"{'decoding':<36} {'exec acc':>8} {'valid SQL':>9} {'exact':>7} {'s/query':>8}   vs greedy")
     base = next((r for r in rows if r["decoding"] == "greedy"), rows[0])
     for r in rows:
         gain = 100 * (r["execution_accuracy"] - base["execution_accuracy"])
         valid = 100 * (r["valid_sql"] - base["valid_sql"])
         cost = r["s_per_query"] / base["s_per_query"]
         versus = "" if r is base else f"{gain:+.1f} pts exec acc, {valid:+.1f} pts valid SQL, {cost:.1f}x time"
-        print(f"{r['decoding']:<30} {r['execution_accuracy']:>8.1%} {r['valid_sql']:>9.1%} {r['exact_match']:>7.1%} "
+        print(f"{r['decoding']:<36} {r['execution_accuracy']:>8.1%} {r['valid_sql']:>9.1%} {r['exact_match']:>7.1%} "
               f"{r['s_per_query']:>8.3f}   {versus}")
 
 
@@ -59,6 +64,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--examples", type=int, default=200, help="held-out test questions (default: 200)")
     parser.add_argument("--spider-examples", type=int, default=100,
                         help="Spider dev questions when Spider is present (default: 100; 0: none)")
+    parser.add_argument("--seen-examples", type=int, default=0,
+                        help="new questions about the training databases (default: 0, none)")
     parser.add_argument("--decoders", nargs="+", default=list(DECODERS), choices=list(DECODERS))
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
@@ -80,6 +87,16 @@ def main(argv: list[str] | None = None) -> None:
     print_table(f"held-out test databases {dbs} ({len(test)} questions, generated data seed {seed}, "
                 f"{n_synth} examples):", rows)
     print(f"({time.perf_counter() - start:.0f} s)")
+
+    if args.seen_examples:
+        trained_on = {e.question for e in load_generated(n_examples=n_synth, seed=seed)["train"]}
+        seen = [e for e in load_generated(n_examples=n_synth, seed=seed + 1)["train"]
+                if e.question not in trained_on][: args.seen_examples]
+        start = time.perf_counter()
+        rows = compare_decoding(loaded.model, loaded.tokenizer, seen, args.decoders,
+                                progress=lambda line: print("  done:", line, flush=True))
+        print_table(f"training databases, new questions ({len(seen)}, generator seed {seed + 1}):", rows)
+        print(f"({time.perf_counter() - start:.0f} s)")
 
     root = spider_dir()
     if args.spider_examples and root is not None:

@@ -14,7 +14,8 @@
    ``eval_every`` steps the loss on the validation databases' SQL picks the best checkpoint (and stops the
    run when it stops improving), and the execution accuracy of greedy SQL on a fixed subset of them is logged.
 5. The best checkpoint writes SQL for the held-out test databases, greedily and with chapter 6's best decoder
-   (``DemoConfig.decoding``: schema-constrained beams, the first that executes and returns rows); the SQL is
+   (``DemoConfig.decoding``: beams that write only the schema's names and the question's values, the first that
+   executes and returns rows); the SQL is
    executed and scored: execution accuracy, exact match, valid-SQL rate, with right and wrong examples.
 6. Model, tokenizer, metrics and an accuracy-vs-step plot go to ``outputs/demo/``.
 
@@ -98,7 +99,8 @@ class DemoConfig:
     val_examples: int = 150  # validation questions decoded at each evaluation (a fixed, seeded subset)
     test_examples: int | None = 500  # test questions in the final score (None: the whole test split)
     # How the final test SQL is written (a name in generate.DECODERS); greedy is scored too, for comparison.
-    # Chapter 6's best: only the schema's names, 4 beams, the first that executes and returns rows.
+    # Chapter 6's best: only the schema's names and the question's values, 4 beams, the first that executes and
+    # returns rows.
     decoding: str = BEST_DECODING
     max_new_tokens: int = 128  # longest SQL generated, in tokens (the longest gold target is ~115 BPE tokens)
     decode_batch_size: int = 32

@@ -17,6 +17,7 @@ import string
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -360,6 +361,11 @@ class TokenVocab:
                 texts.append(None)
         return cls(texts, eos_id[0], tokenizer.decode)
 
+    @cached_property
+    def value_tokens(self) -> torch.Tensor:
+        """(vocab,) bool: the tokens whose text has a digit or a quote, the only ones a value rule can refuse in code."""
+        return torch.tensor([bool(t) and any(ch.isdigit() or ch in "'\"" for ch in t) for t in self.texts])
+
 
 SQL_KEYWORDS = frozenset("""select from where group by order having limit offset join inner left right outer cross
 natural on as and or not in is null like glob between exists distinct all union intersect except asc desc case when
@@ -610,7 +616,10 @@ class ValueConstraint:
         mask = self._masks.get(key)
         if mask is None:
             mask = self.inner.allowed(state).clone()
-            for i in mask.nonzero().flatten().tolist():
+            check = mask  # inside '...' or a number every token may break a rule; elsewhere only digits and quotes
+            if state.mode != "squote" and not state.word[:1].isdigit():
+                check = mask & self.vocab.value_tokens
+            for i in check.nonzero().flatten().tolist():
                 text = self.vocab.texts[i]  # special tokens have none: <|endoftext|> is ruled on below
                 if text and not self.text_ok(state.mode, value, state.word, text):
                     mask[i] = False
