@@ -35,7 +35,7 @@ import torch
 from t2sql_lib.ask import load_model_folder
 from t2sql_lib.generate import DECODERS, compare_decoding
 from t2sql_lib.paths import outputs_dir, spider_dir
-from t2sql_lib.synth import load_generated
+from t2sql_lib.synth import load_generated, new_training_questions
 
 
 def default_model() -> Path:
@@ -89,9 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"({time.perf_counter() - start:.0f} s)")
 
     if args.seen_examples:
-        trained_on = {e.question for e in load_generated(n_examples=n_synth, seed=seed)["train"]}
-        seen = [e for e in load_generated(n_examples=n_synth, seed=seed + 1)["train"]
-                if e.question not in trained_on][: args.seen_examples]
+        seen = new_training_questions(n_synth, seed)[: args.seen_examples]
         start = time.perf_counter()
         rows = compare_decoding(loaded.model, loaded.tokenizer, seen, args.decoders,
                                 progress=lambda line: print("  done:", line, flush=True))

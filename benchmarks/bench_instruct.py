@@ -53,7 +53,7 @@ from t2sql_lib.lora import DEFAULT_TARGETS, apply_lora, count_parameters, merge_
 from t2sql_lib.model import GPTConfig, GPTModel
 from t2sql_lib.paths import outputs_dir
 from t2sql_lib.sft import evaluate_model
-from t2sql_lib.synth import load_generated
+from t2sql_lib.synth import load_generated, new_training_questions
 from t2sql_lib.tokenizer import BPETokenizer
 
 TEST_MIX = {"text_to_sql": 1.0, "explain": 0.5, "repair": 0.5, "unanswerable": 0.3}
@@ -131,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         eval_sets["unseen databases"] = build_instruction_data(splits["test"][: args.test_examples], mix=TEST_MIX,
                                                                seed=1, other_schemas=train_schemas)
     if args.seen_examples:
-        trained_on = {e.question for e in splits["train"]}
-        fresh = [e for e in load_generated(n_examples=n_examples, seed=seed + 1)["train"] if e.question not in trained_on]
+        fresh = new_training_questions(n_examples, seed)
         eval_sets["seen schemas, new questions"] = build_instruction_data(
             fresh[: args.seen_examples], mix=TEST_MIX, seed=2,
             other_schemas=list({e.db_id: e.schema for e in splits["test"] + splits["validation"]}.values()))

@@ -577,10 +577,7 @@ class ValueConstraint:
 
     def value_ok(self, value: str, closed: bool) -> bool:
         """Whether ``value`` (the text inside the quotes) may be written so far, or, ``closed``, may end there."""
-        core = value.lower()
-        core = core[1:] if core.startswith("%") else core
-        if closed or core.endswith("%"):  # a % at the end: the value is over
-            core = core[:-1] if core.endswith("%") else core
+        core = value.lower().removeprefix("%").removesuffix("%")  # LIKE's wildcards at the ends are not the question's
         if closed:
             return (bool(core) and any(core in t for t in self.texts)) or bool(STRFTIME_FORMAT.fullmatch(value))
         return any(core in t for t in self.texts) or bool(_STRFTIME_START.fullmatch(value))

@@ -121,7 +121,13 @@ def build_prompt(schema: Schema, question: str, sample_values: Mapping | None = 
     '<|schema|> singer(singer_id integer, name text) <|question|> How many singers are there? <|sql|>'
     """
     text = serialize_schema(schema, sample_values=sample_values, max_values=max_values)
-    return f"{SCHEMA} {text} {QUESTION} {' '.join(question.split())} {SQL}"
+    return f"{SCHEMA} {text} {question_text(question)}"
+
+
+def question_text(question: str) -> str:
+    """``<|question|> {question} <|sql|>``, the end of every prompt (whitespace tidied); a training sequence that asks
+    several questions about one schema (``sft.PackedSFTDataset``) repeats it after each query."""
+    return f"{QUESTION} {' '.join(question.split())} {SQL}"
 
 
 def build_target(sql: str) -> str:

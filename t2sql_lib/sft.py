@@ -33,9 +33,9 @@ from torch.utils.data import Dataset
 
 from .evaluate import EvalReport, evaluate
 from .generate import DECODERS, decode_sql, generate
-from .prompts import build_prompt, build_target
+from .prompts import build_prompt, build_target, question_text, serialize_schema
 from .schema import Column, Example, ForeignKey, Schema, Table
-from .special_tokens import ENDOFTEXT, PAD, QUESTION, SPECIAL_TOKENS, SQL
+from .special_tokens import ENDOFTEXT, PAD, SPECIAL_TOKENS
 
 IGNORE_INDEX = -100  # a target the loss skips: PyTorch's cross_entropy default, and t2sql_lib.train's
 TOO_LONG_POLICIES = ("drop", "truncate_prompt", "error")
@@ -291,8 +291,6 @@ class PackedSFTDataset(SFTDataset):
 
     def __init__(self, examples: Sequence[Example], tokenizer: Any, *, max_length: int, max_per_sequence: int = 8,
                  rename_rate: float = 0.0, rename_word_prob: float = 0.5, views: int = 1, seed: int = 0):
-        from .prompts import serialize_schema
-
         if max_per_sequence < 1 or views < 1:
             raise ValueError(f"max_per_sequence={max_per_sequence} and views={views}: both must be at least 1")
         if not 0.0 <= rename_rate <= 1.0:
@@ -319,19 +317,14 @@ class PackedSFTDataset(SFTDataset):
                 scored: list[bool] = []
                 rename_seed: int | None = None
                 for original in group:
-                    while True:
-                        if not pack:  # a new sequence: does it rename, and how
-                            rename_seed = rng.randrange(2**31) if rng.random() < rename_rate else None
-                        ex = original if rename_seed is None else \
-                            rename_schema_words(original, random.Random(rename_seed), rename_word_prob)
-                        read = self._read_ids(encoder, ex, first=not pack)
-                        target = encode_target(encoder, ex.sql)
-                        full = len(pack) == max_per_sequence or len(ids) + len(read) + len(target) - 1 > max_length
-                        if pack and full:  # close this sequence; the example opens the next one
-                            self._keep(pack, ids, scored)
+                    if pack:  # does it fit after the questions already in the sequence?
+                        ex, read, target = self._encode(encoder, original, rename_seed, rename_word_prob, first=False)
+                        if len(pack) == max_per_sequence or len(ids) + len(read) + len(target) - 1 > max_length:
+                            self._keep(pack, ids, scored)  # no: close the sequence; this example opens the next
                             pack, ids, scored = [], [], []
-                            continue
-                        break
+                    if not pack:  # a new sequence: does it rename, and how
+                        rename_seed = rng.randrange(2**31) if rng.random() < rename_rate else None
+                        ex, read, target = self._encode(encoder, original, rename_seed, rename_word_prob, first=True)
                     if len(read) + len(target) - 1 > max_length:
                         self.stats.dropped += 1
                         continue
@@ -348,13 +341,18 @@ class PackedSFTDataset(SFTDataset):
             raise ValueError(f"no example fits max_length={max_length}: {self.stats.summary()}")
 
     @staticmethod
-    def _read_ids(encoder: Any, example: Example, first: bool) -> list[int]:
-        """The tokens read before a query: the whole prompt for a sequence's first question, else
-        `` <|question|> {question} <|sql|>`` (the prompt's own ending)."""
+    def _encode(encoder: Any, original: Example, rename_seed: int | None, word_prob: float, first: bool
+                ) -> tuple[Example, list[int], list[int]]:
+        """The example as its sequence renames it (``rename_seed``: the same renaming for every example of the
+        sequence; None: none), the tokens read before its query (the whole prompt for a sequence's first question,
+        else the prompt's ending, `` <|question|> ... <|sql|>``), and the query's tokens."""
+        ex = original if rename_seed is None else rename_schema_words(original, random.Random(rename_seed), word_prob)
         if first:
-            return encode_prompt(encoder, example)
-        _check_no_special_text(example.question, f"the question of an example on {example.db_id!r}")
-        return encoder.encode(f" {QUESTION} {' '.join(example.question.split())} {SQL}", allowed_special="all")
+            read = encode_prompt(encoder, ex)
+        else:
+            _check_no_special_text(ex.question, f"the question of an example on {ex.db_id!r}")
+            read = encoder.encode(" " + question_text(ex.question), allowed_special="all")
+        return ex, read, encode_target(encoder, ex.sql)
 
     def _keep(self, pack: list[Example], ids: list[int], scored: list[bool]) -> None:
         self.examples.append(tuple(pack))

@@ -338,3 +338,15 @@ def test_a_missing_or_stale_database_is_rebuilt(tmp_path, databases):
     for db_id in ("clinic", "bookshop"):
         assert paths[db_id].read_bytes() == databases[db_id].path.read_bytes(), db_id
     assert paths["museum"].stat().st_mtime_ns == before, "an up-to-date database is left alone"
+
+
+def test_new_training_questions_are_new_and_on_the_training_databases(tmp_path):
+    from t2sql_lib.synth import load_generated, new_training_questions
+
+    train = load_generated(n_examples=400, seed=3, cache_dir=tmp_path)["train"]
+    fresh = new_training_questions(400, 3, cache_dir=tmp_path)
+    assert len(fresh) > 0.5 * len(train)
+    assert not {e.question for e in fresh} & {e.question for e in train}
+    assert {e.db_id for e in fresh} == {e.db_id for e in train}
+    assert [e.question for e in fresh] == [e.question for e in load_generated(n_examples=400, seed=4, cache_dir=tmp_path)
+                                           ["train"] if e.question not in {t.question for t in train}]

@@ -20,6 +20,7 @@ from .build import (
     examples_path,
     generate_examples,
     load_generated,
+    new_training_questions,
 )
 from .domains import DOMAINS, SPLITS, Domain, domains_in_split
 from .patterns import PATTERNS, Draft, Pattern
@@ -42,4 +43,5 @@ __all__ = [
     "examples_path",
     "generate_examples",
     "load_generated",
+    "new_training_questions",
 ]

@@ -290,3 +290,12 @@ def load_generated(n_examples: int = 20_000, seed: int = 0, cache_dir: str | Pat
         # records are grouped by database; a seeded shuffle mixes them so any slice shows every schema
         random.Random(f"t2sql-synth:{seed}:{name}:order").shuffle(examples)
     return out
+
+
+def new_training_questions(n_examples: int = 20_000, seed: int = 0, cache_dir: str | Path | None = None) -> list[Example]:
+    """New questions about the training databases: the ``train`` split of generator seed ``seed + 1`` (other rows,
+    other questions on the same schemas), less every question in the ``train`` split of ``seed``. A model trained on
+    seed ``seed`` shows on them how well it fits its own databases: names it knows, values it must copy."""
+    trained_on = {e.question for e in load_generated(n_examples, seed, cache_dir, splits=("train",))["train"]}
+    return [e for e in load_generated(n_examples, seed + 1, cache_dir, splits=("train",))["train"]
+            if e.question not in trained_on]
