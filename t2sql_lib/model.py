@@ -173,20 +173,41 @@ class GPTModel(nn.Module):
 
 
 def estimate_training_memory(cfg: GPTConfig, batch_size: int, seq_len: int | None = None,
-                             bytes_per_value: int = 4) -> dict[str, int]:
+                             bytes_per_value: int = 4, device: str = "cpu") -> dict[str, int]:
     """Rough bytes for one AdamW training step: parameters, gradients, optimizer state and activations.
 
-    Activations are what backward keeps per token, with dropout off: 16 * emb_dim values per block
-    (two layer-norm inputs and outputs, q/k/v, the attention output, the feed-forward input and GELU
-    output at 4 * emb_dim each), plus the final norm's input and output and the log-probabilities over
-    the vocabulary. The fused attention never stores the (tokens x tokens) weights; dropout adds masks.
+    Activations are what backward keeps, per token, as PyTorch keeps them (checked against
+    ``saved_tensors_hooks`` in section 9 and in the tests):
+
+    - 16 * emb_dim values per block: two layer-norm inputs and outputs, q/k/v, the attention output,
+      the feed-forward input and GELU output at 4 * emb_dim each;
+    - with RoPE, the rotated queries and keys (3 * emb_dim with the rotation's intermediate) and the
+      cos/sin tables (2 * head_dim per position, shared by the batch);
+    - with dropout, a mask per residual branch (2 * emb_dim) and one on the embeddings; on ``"cpu"`` the
+      fused attention kernel has no dropout, so the plain path keeps the (tokens x tokens) weights three
+      times per head (softmax, mask, dropped weights) in place of the rotated queries and keys;
+      ``"cuda"``'s fused kernels apply dropout themselves and keep no such matrix;
+    - the final norm's input and output and the log-probabilities over the vocabulary.
     """
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device={device!r}: expected 'cpu' or 'cuda'")
     seq_len = cfg.context_length if seq_len is None else seq_len
-    d, vocab = cfg.emb_dim, cfg.vocab_size
+    d, vocab, head_dim = cfg.emb_dim, cfg.vocab_size, cfg.emb_dim // cfg.n_heads
     with torch.device("meta"):  # shapes only: no memory is allocated
         n_params = GPTModel(cfg).num_parameters()
     tokens = batch_size * seq_len
-    activations = tokens * (cfg.n_layers * 16 * d + 2 * d + vocab)
+    dropout = cfg.drop_rate > 0
+    weights_kept = dropout and device == "cpu"  # the (tokens x tokens) attention weights, per head
+    per_block = 16 * d
+    if dropout:
+        per_block += 2 * d  # the two residual branches' masks
+    if weights_kept:
+        per_block += 3 * cfg.n_heads * seq_len  # softmax output, dropout mask, dropped weights
+    elif cfg.pos_encoding == "rope":
+        per_block += 3 * d  # rotated queries and keys, kept for the fused kernel's backward
+    activations = tokens * (cfg.n_layers * per_block + 2 * d + vocab + (d if dropout else 0))
+    if cfg.pos_encoding == "rope":
+        activations += cfg.n_layers * seq_len * 2 * head_dim  # cos and sin tables, once per position
     out = {
         "parameters": n_params * bytes_per_value,
         "gradients": n_params * bytes_per_value,

@@ -169,9 +169,12 @@ def test_flops_match_pytorchs_counter_for_the_matmuls():
     assert counter.get_total_flops() / seq_len + 3 * attention == model.flops_per_token(seq_len)
 
 
-def test_memory_estimate_matches_saved_tensors():
-    cfg = dataclasses.replace(SMALL, context_length=64)
-    model = GPTModel(cfg)
+@pytest.mark.parametrize("pos_encoding", ["learned", "rope"])
+@pytest.mark.parametrize("drop_rate", [0.0, 0.1])
+def test_memory_estimate_matches_saved_tensors(pos_encoding, drop_rate):
+    # dropout on a CPU runs attention's plain path, which keeps (tokens x tokens) weights per head
+    cfg = dataclasses.replace(SMALL, context_length=64, pos_encoding=pos_encoding, drop_rate=drop_rate)
+    model = GPTModel(cfg).train()
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
     storages = {}
 
@@ -191,6 +194,16 @@ def test_memory_estimate_matches_saved_tensors():
     assert estimate["total"] == sum(v for k, v in estimate.items() if k != "total")
     half = estimate_training_memory(cfg, batch_size=4, seq_len=64, bytes_per_value=2)
     assert half["activations"] * 2 == estimate["activations"]
+    on_gpu = estimate_training_memory(cfg, batch_size=4, seq_len=64, device="cuda")["activations"]
+    if drop_rate:  # fused kernels apply dropout themselves: no (tokens x tokens) weights kept
+        assert on_gpu < estimate["activations"]
+    else:
+        assert on_gpu == estimate["activations"]
+
+
+def test_memory_estimate_rejects_an_unknown_device():
+    with pytest.raises(ValueError, match="device='tpu'"):
+        estimate_training_memory(SMALL, batch_size=1, device="tpu")
 
 
 def test_generate_greedy_is_argmax_step_by_step():
