@@ -67,7 +67,9 @@ def sample_next(logits: torch.Tensor, temperature: float = 0.0, top_k: int | Non
     return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator).squeeze(-1)  # (batch,)
 
 
-KVCache = list[tuple[torch.Tensor, torch.Tensor]]  # per block: keys and values, each (batch, heads, tokens, head_dim)
+# per block: keys and values, each (batch, heads, tokens, head_dim); with a copy head (chapter 3, section 14), one
+# more entry: every position's final state (batch, 1, tokens, emb_dim) and token id (batch, 1, tokens, 1)
+KVCache = list[tuple[torch.Tensor, torch.Tensor]]
 
 
 def supports_kv_cache(model: nn.Module) -> bool:
@@ -87,7 +89,8 @@ def forward_with_cache(model: nn.Module, ids: torch.Tensor, positions: torch.Ten
     new token may attend to (None: causal without a cache, everything with one). Returns the logits of the last
     new token (batch, vocab) and the cache grown by the new keys and values. It mirrors
     ``TransformerBlock.forward`` and ``MultiHeadAttention.forward`` (or ``RotaryMultiHeadAttention``'s) in eval
-    mode (no dropout).
+    mode (no dropout). A copy head's entry is shaped like keys (batch first, tokens third), so code that picks
+    or reorders the cache's rows treats it like the others.
     """
     if mask is None and cache is not None and ids.shape[1] > 1:
         raise ValueError("several new tokens after a cache need an explicit mask")
@@ -111,7 +114,20 @@ def forward_with_cache(model: nn.Module, ids: torch.Tensor, positions: torch.Ten
         context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)  # (b, heads, new, hd)
         x = x + att.out_proj(context.transpose(1, 2).reshape(b, t, att.d_out))
         x = x + block.ff(block.norm2(x))
-    return model.lm_head(model.final_norm(x[:, -1])), new_cache  # (batch, vocab)
+    head = getattr(model, "copy_head", None)
+    if head is None:
+        return model.lm_head(model.final_norm(x[:, -1])), new_cache  # (batch, vocab)
+    hidden = model.final_norm(x)  # (b, new, emb_dim): every new position may be copied later
+    memory, memory_ids = hidden[:, None], ids[:, None, :, None]  # (b, 1, new, emb_dim), (b, 1, new, 1)
+    if cache is not None:
+        memory = torch.cat([cache[-1][0], memory], dim=2)  # (b, 1, all, emb_dim)
+        memory_ids = torch.cat([cache[-1][1], memory_ids], dim=2)
+    new_cache.append((memory, memory_ids))
+    # the last new token may copy what it may attend to (no pads), itself included
+    visible = (mask[:, 0, -1:, :] if mask is not None
+               else torch.ones(b, 1, memory.shape[2], dtype=torch.bool, device=ids.device))
+    last = hidden[:, -1:]
+    return head(last, model.lm_head(last), memory[:, 0], memory_ids[:, 0, :, 0], visible)[:, -1], new_cache
 
 
 def left_pad(prompts: Sequence[Sequence[int]], device: torch.device | str = "cpu"

@@ -25,6 +25,7 @@ class GPTConfig:
     qkv_bias: bool = False  # bias in the query/key/value projection (GPT-2 has one)
     tie_weights: bool = True  # share the token embedding with the output layer (GPT-2 does)
     pos_encoding: str = "learned"  # "learned": GPT-2's position embedding; "rope": rotary (section 13)
+    copy_head: bool = False  # an output that can also copy an earlier token (section 14); False: GPT-2's
 
     def __post_init__(self):
         if self.emb_dim % self.n_heads != 0:
@@ -117,6 +118,8 @@ class GPTModel(nn.Module):
         self.lm_head = nn.Linear(cfg.emb_dim, cfg.vocab_size, bias=False)
         if cfg.tie_weights:
             self.lm_head.weight = self.tok_emb.weight  # one (vocab, emb_dim) matrix, used twice
+        # section 14: mixes the output layer's distribution with one that copies earlier tokens
+        self.copy_head = CopyHead(cfg.emb_dim) if cfg.copy_head else None
         self.apply(self._init_weights)
         # Each block adds two branches to the residual stream; scaling their last layer by 1/sqrt(2 * n_layers)
         # keeps the stream's variance from growing with depth.
@@ -133,7 +136,8 @@ class GPTModel(nn.Module):
             nn.init.zeros_(module.bias)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        """Token ids (batch, tokens) -> logits (batch, tokens, vocab_size): a score for every next token."""
+        """Token ids (batch, tokens) -> logits (batch, tokens, vocab_size): a score for every next token.
+        With a copy head (section 14) the scores are log-probabilities, which every use of logits accepts."""
         num_tokens = idx.shape[1]
         if num_tokens > self.cfg.context_length:
             raise ValueError(f"{num_tokens} tokens is more than context_length={self.cfg.context_length}")
@@ -144,7 +148,12 @@ class GPTModel(nn.Module):
         x = self.drop_emb(x)
         for block in self.blocks:
             x = block(x)  # (batch, tokens, emb_dim)
-        return self.lm_head(self.final_norm(x))  # (batch, tokens, vocab_size)
+        hidden = self.final_norm(x)
+        logits = self.lm_head(hidden)  # (batch, tokens, vocab_size)
+        if self.copy_head is None:
+            return logits
+        earlier = torch.ones(num_tokens, num_tokens, dtype=torch.bool, device=idx.device).tril()  # itself included
+        return self.copy_head(hidden, logits, hidden, idx, earlier.expand(idx.shape[0], -1, -1))
 
     def num_parameters(self, non_embedding: bool = False) -> int:
         """Trainable parameters (a tied matrix counted once); ``non_embedding`` leaves out the token
@@ -163,12 +172,15 @@ class GPTModel(nn.Module):
 
         Per block: 24 * d^2 for the qkv, output and feed-forward projections, plus 4 * seq_len * d for
         the attention scores and the weighted sum (the full square; a causal kernel may skip half).
-        Plus 2 * d * vocab for the output layer. ``backward`` multiplies by 3 (the backward pass costs
+        Plus 2 * d * vocab for the output layer, and a copy head's projections and scores (section 14). ``backward`` multiplies by 3 (the backward pass costs
         twice the forward). Layer norms, softmax, GELU and biases are left out: under 1% at GPT-2 sizes.
         """
         d, n_layers, vocab = self.cfg.emb_dim, self.cfg.n_layers, self.cfg.vocab_size
         seq_len = self.cfg.context_length if seq_len is None else seq_len
         forward = n_layers * (24 * d * d + 4 * seq_len * d) + 2 * d * vocab
+        if self.copy_head is not None:  # its query and key projections, gate and (tokens x tokens) scores
+            k = self.copy_head.head_dim
+            forward += 4 * d * k + 2 * d + 2 * seq_len * k
         return 3 * forward if backward else forward
 
 
@@ -187,7 +199,9 @@ def estimate_training_memory(cfg: GPTConfig, batch_size: int, seq_len: int | Non
       fused attention kernel has no dropout, so the plain path keeps the (tokens x tokens) weights three
       times per head (softmax, mask, dropped weights) in place of the rotated queries and keys;
       ``"cuda"``'s fused kernels apply dropout themselves and keep no such matrix;
-    - the final norm's input and output and the log-probabilities over the vocabulary.
+    - the final norm's input and output and the log-probabilities over the vocabulary;
+    - with a copy head (section 14), its query and key, its weights over the earlier tokens, and three
+      distributions over the vocabulary (generated, copied, mixed).
     """
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device={device!r}: expected 'cpu' or 'cuda'")
@@ -208,6 +222,8 @@ def estimate_training_memory(cfg: GPTConfig, batch_size: int, seq_len: int | Non
     activations = tokens * (cfg.n_layers * per_block + 2 * d + vocab + (d if dropout else 0))
     if cfg.pos_encoding == "rope":
         activations += cfg.n_layers * seq_len * 2 * head_dim  # cos and sin tables, once per position
+    if cfg.copy_head:  # its query and key, the weights over earlier tokens, three vocabulary-sized distributions
+        activations += tokens * (2 * COPY_HEAD_DIM + seq_len + 3 * vocab)
     out = {
         "parameters": n_params * bytes_per_value,
         "gradients": n_params * bytes_per_value,
@@ -275,3 +291,37 @@ class RotaryMultiHeadAttention(MultiHeadAttention):
         # changed: chapter 2's hook returned them as they were
         positions = torch.arange(queries.shape[2], device=queries.device)  # (tokens,)
         return apply_rope(queries, positions), apply_rope(keys, positions)
+
+
+COPY_HEAD_DIM = 64  # width of the copy head's queries and keys
+COPY_EPS = 1e-9  # added before the log: a token with neither source has log-probability about -20.7, not -inf
+
+
+class CopyHead(nn.Module):
+    """Pointer-generator output: the output layer's distribution mixed with one that copies earlier tokens.
+
+    One attention head from the positions to predict to the positions that may be copied gives weights over
+    positions; the token ids there turn them into a distribution over the vocabulary; a gate mixes the two.
+    Returns log-probabilities.
+    """
+
+    def __init__(self, emb_dim: int, head_dim: int = COPY_HEAD_DIM):
+        super().__init__()
+        self.head_dim = head_dim
+        self.query = nn.Linear(emb_dim, head_dim, bias=False)
+        self.key = nn.Linear(emb_dim, head_dim, bias=False)
+        self.gate = nn.Linear(emb_dim, 1)  # sigmoid of it: the probability of generating rather than copying
+
+    def forward(self, hidden: torch.Tensor, logits: torch.Tensor, memory: torch.Tensor, memory_ids: torch.Tensor,
+                visible: torch.Tensor) -> torch.Tensor:
+        """``hidden`` (batch, new, emb_dim): final-norm states of the positions to predict from, ``logits``
+        (batch, new, vocab) their output layer's scores; ``memory`` (batch, all, emb_dim) and ``memory_ids``
+        (batch, all): states and token ids of the positions that may be copied; ``visible`` (batch, new, all):
+        which of them each position may copy. -> log-probabilities (batch, new, vocab)."""
+        scores = self.query(hidden) @ self.key(memory).transpose(1, 2) / math.sqrt(self.head_dim)
+        where = scores.float().masked_fill(~visible, float("-inf")).softmax(dim=-1)  # (batch, new, all)
+        index = memory_ids[:, None, :].expand(-1, where.shape[1], -1)
+        copy = where.new_zeros(logits.shape).scatter_add(-1, index, where)  # (batch, new, vocab)
+        generate = torch.sigmoid(self.gate(hidden).float())  # (batch, new, 1)
+        probs = generate * logits.float().softmax(dim=-1) + (1 - generate) * copy
+        return torch.log(probs + COPY_EPS)

@@ -63,16 +63,16 @@ def tokenizer(splits):
     return BPETokenizer.train([build_example_text(e) for e in splits["train"]], vocab_size=400)
 
 
-def _lively_model(vocab: int = 40, context: int = 48, seed: int = 0):
+def _lively_model(vocab: int = 40, context: int = 48, seed: int = 0, **changes):
     """A random 2-block GPT with large weights, so that greedy outputs vary from token to token (a default
-    initialisation repeats one token)."""
+    initialisation repeats one token); ``changes`` are other ``GPTConfig`` fields (``copy_head=True``...)."""
     import torch
 
     from t2sql_lib.model import GPTConfig, GPTModel
 
     torch.manual_seed(seed)
     model = GPTModel(GPTConfig(vocab_size=vocab, context_length=context, emb_dim=32, n_heads=4, n_layers=2,
-                               drop_rate=0.0))
+                               drop_rate=0.0, **changes))
     with torch.no_grad():
         for p in model.parameters():
             if p.dim() >= 2:
@@ -82,5 +82,6 @@ def _lively_model(vocab: int = 40, context: int = 48, seed: int = 0):
 
 @pytest.fixture(scope="session")
 def lively_model():
-    """The factory ``lively_model(vocab=40, context=48, seed=0)`` of random GPTs whose greedy output varies."""
+    """The factory ``lively_model(vocab=40, context=48, seed=0, **config_changes)`` of random GPTs whose greedy
+    output varies."""
     return _lively_model

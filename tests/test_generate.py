@@ -90,10 +90,14 @@ def test_low_temperature_sampling_equals_greedy(lively_model):
 # --------------------------------------------------------------------------------------------------
 # KV cache and left padding
 
+# the plain model, and a RoPE model with a copy head (chapter 3, section 14), whose cache has one more entry
+LAYOUTS = {"plain": {}, "copy_head": {"copy_head": True, "pos_encoding": "rope"}}
 
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("n_prompt,n_new", [(1, 20), (6, 12), (20, 27), (40, 8)])
-def test_cached_greedy_equals_uncached(n_prompt, n_new, lively_model):
-    model = lively_model()
+def test_cached_greedy_equals_uncached(n_prompt, n_new, layout, lively_model):
+    model = lively_model(**LAYOUTS[layout])
     prompt = torch.randint(0, 40, (n_prompt,), generator=torch.Generator().manual_seed(n_prompt)).tolist()
     want = _reference(model, prompt, n_new)
     assert generate(model, [prompt], max_new_tokens=n_new) == [want]
@@ -101,8 +105,9 @@ def test_cached_greedy_equals_uncached(n_prompt, n_new, lively_model):
     assert len(want) == min(n_new, 48 - n_prompt)
 
 
-def test_one_cached_step_gives_the_full_forward_logits(lively_model):
-    model = lively_model()
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_one_cached_step_gives_the_full_forward_logits(layout, lively_model):
+    model = lively_model(**LAYOUTS[layout])
     ids = torch.randint(0, 40, (2, 9), generator=torch.Generator().manual_seed(3))
     _, cache = forward_with_cache(model, ids[:, :8], torch.arange(8)[None].repeat(2, 1), None, None)
     step, cache = forward_with_cache(model, ids[:, 8:], torch.full((2, 1), 8), None, cache)
@@ -110,6 +115,8 @@ def test_one_cached_step_gives_the_full_forward_logits(lively_model):
         full = model(ids)[:, -1]
     assert torch.allclose(step, full, atol=1e-5)
     assert cache[0][0].shape == (2, 4, 9, 8)  # (batch, heads, tokens, head_dim)
+    if layout == "copy_head":  # one more entry: final states and token ids of every position
+        assert len(cache) == 3 and cache[-1][0].shape == (2, 1, 9, 32) and cache[-1][1][:, 0, :, 0].equal(ids)
 
 
 def test_left_padding_layout():
@@ -119,9 +126,10 @@ def test_left_padding_layout():
     assert positions.tolist() == [[0, 1, 2], [0, 0, 0]]
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("use_cache", [True, False])
-def test_batch_with_left_padding_equals_one_by_one(use_cache, lively_model):
-    model = lively_model()
+def test_batch_with_left_padding_equals_one_by_one(use_cache, layout, lively_model):
+    model = lively_model(**LAYOUTS[layout])
     g = torch.Generator().manual_seed(1)
     prompts = [torch.randint(0, 40, (n,), generator=g).tolist() for n in (1, 5, 12, 3, 30, 7, 12, 44)]
     eos = _reference(model, prompts[1], 15)[4]  # a token the model does emit, standing for <|endoftext|>
@@ -152,8 +160,9 @@ def test_generate_rejects_prompts_without_room(lively_model):
 # Beam search
 
 
-def test_beam_of_one_is_greedy(lively_model):
-    model = lively_model()
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_beam_of_one_is_greedy(layout, lively_model):
+    model = lively_model(**LAYOUTS[layout])
     g = torch.Generator().manual_seed(2)
     for n in (2, 9, 25):
         prompt = torch.randint(0, 40, (n,), generator=g).tolist()
@@ -163,8 +172,9 @@ def test_beam_of_one_is_greedy(lively_model):
         assert tokens == _reference(model, prompt, 14, eos)
 
 
-def test_beams_are_sorted_distinct_and_scored_by_log_probability(lively_model):
-    model = lively_model()
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_beams_are_sorted_distinct_and_scored_by_log_probability(layout, lively_model):
+    model = lively_model(**LAYOUTS[layout])
     prompt = [3, 1, 4, 1, 5]
     beams = beam_search(model, prompt, beam_size=4, max_new_tokens=6, eos_id=39, length_penalty=0.0)
     assert len(beams) == 4

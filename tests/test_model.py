@@ -12,6 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from t2sql_lib.config import ModelSettings, get_preset
 from t2sql_lib.model import (
+    COPY_HEAD_DIM,
     FeedForward,
     GPTConfig,
     GPTModel,
@@ -155,8 +156,9 @@ def test_flops_hand_count():
     assert model.flops_per_token(seq_len=16, backward=False) == 2 * (98_304 + 4 * 16 * 64) + 131_072
 
 
-def test_flops_match_pytorchs_counter_for_the_matmuls():
-    model = small_model()
+@pytest.mark.parametrize("copy_head", [False, True])
+def test_flops_match_pytorchs_counter_for_the_matmuls(copy_head):
+    model = small_model(copy_head=copy_head)
     model.train()
     seq_len = 24
     idx = torch.randint(0, SMALL.vocab_size, (1, seq_len))
@@ -169,11 +171,13 @@ def test_flops_match_pytorchs_counter_for_the_matmuls():
     assert counter.get_total_flops() / seq_len + 3 * attention == model.flops_per_token(seq_len)
 
 
+@pytest.mark.parametrize("copy_head", [False, True])
 @pytest.mark.parametrize("pos_encoding", ["learned", "rope"])
 @pytest.mark.parametrize("drop_rate", [0.0, 0.1])
-def test_memory_estimate_matches_saved_tensors(pos_encoding, drop_rate):
+def test_memory_estimate_matches_saved_tensors(pos_encoding, drop_rate, copy_head):
     # dropout on a CPU runs attention's plain path, which keeps (tokens x tokens) weights per head
-    cfg = dataclasses.replace(SMALL, context_length=64, pos_encoding=pos_encoding, drop_rate=drop_rate)
+    cfg = dataclasses.replace(SMALL, context_length=64, pos_encoding=pos_encoding, drop_rate=drop_rate,
+                              copy_head=copy_head)
     model = GPTModel(cfg).train()
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
     storages = {}
@@ -254,3 +258,61 @@ def test_generate_greedy_pads_finished_rows_with_eos():
         assert out.shape[1] == 4 + (row1 == eos).nonzero()[0].item() + 1
     else:
         assert torch.equal(out[1], free[1])
+
+
+# --------------------------------------------------------------------------------------------------
+# The copy head (section 14)
+
+
+def test_copy_head_returns_causal_log_probabilities():
+    model = small_model(copy_head=True, pos_encoding="rope")
+    ids = torch.randint(0, SMALL.vocab_size, (3, 20), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        logp = model(ids)
+        later = ids.clone()
+        later[:, 12:] = (later[:, 12:] + 1) % SMALL.vocab_size
+        again = model(later)
+    assert logp.shape == (3, 20, SMALL.vocab_size)
+    assert torch.allclose(logp.exp().sum(-1), torch.ones(3, 20), atol=1e-5)  # log-probabilities, not logits
+    assert torch.allclose(again[:, :12], logp[:, :12]) and not torch.allclose(again[:, 12:], logp[:, 12:])
+    assert torch.allclose(F.log_softmax(logp, dim=-1), logp, atol=1e-5)  # so cross-entropy reads them as logits
+    n_head = sum(p.numel() for p in model.copy_head.parameters())
+    assert n_head == 2 * SMALL.emb_dim * COPY_HEAD_DIM + SMALL.emb_dim + 1
+    assert model.num_parameters() == small_model(pos_encoding="rope").num_parameters() + n_head
+
+
+def test_copy_head_copies_only_tokens_it_has_seen():
+    model = small_model(copy_head=True)
+    with torch.no_grad():  # gate -> 0: every token is copied, none generated
+        model.copy_head.gate.weight.zero_()
+        model.copy_head.gate.bias.fill_(-60.0)
+        ids = torch.tensor([[5, 9, 9, 17, 5, 30]])
+        probs = model(ids).exp()[0]  # (tokens, vocab)
+    for t in range(ids.shape[1]):
+        seen = set(ids[0, : t + 1].tolist())  # a position may copy itself and the earlier ones
+        assert probs[t, sorted(seen)].sum() == pytest.approx(1.0, abs=1e-5)
+        others = [i for i in range(SMALL.vocab_size) if i not in seen]
+        assert probs[t, others].max() < 1e-6
+
+
+def test_copy_head_learns_to_copy_a_span_faster_than_the_output_layer():
+    """The copy task of section 13, 160 steps: with the copy head the repeat is predicted far better (measured:
+    0.82 of its tokens against 0.26 without)."""
+    def copy_accuracy(copy_head: bool) -> float:
+        torch.manual_seed(0)
+        m = GPTModel(GPTConfig(vocab_size=64, context_length=64, emb_dim=32, n_heads=2, n_layers=2, drop_rate=0.0,
+                               pos_encoding="rope", copy_head=copy_head))
+        opt = torch.optim.AdamW(m.parameters(), lr=3e-3)
+        g = torch.Generator().manual_seed(1)
+        for _ in range(160):
+            span = torch.randint(0, 64, (16, 12), generator=g)
+            seq = torch.cat([torch.randint(0, 64, (16, 8), generator=g), span, span], dim=1)
+            logits = m(seq[:, :-1])
+            loss = F.cross_entropy(logits[:, 19:].flatten(0, 1), seq[:, 20:].flatten())  # the repeat only
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return (logits[:, 19:].argmax(-1) == seq[:, 20:]).float().mean().item()
+
+    plain, with_copy = copy_accuracy(False), copy_accuracy(True)
+    assert with_copy > plain + 0.3, (plain, with_copy)
