@@ -172,8 +172,9 @@ class GPTModel(nn.Module):
 
         Per block: 24 * d^2 for the qkv, output and feed-forward projections, plus 4 * seq_len * d for
         the attention scores and the weighted sum (the full square; a causal kernel may skip half).
-        Plus 2 * d * vocab for the output layer, and a copy head's projections and scores (section 14). ``backward`` multiplies by 3 (the backward pass costs
-        twice the forward). Layer norms, softmax, GELU and biases are left out: under 1% at GPT-2 sizes.
+        Plus 2 * d * vocab for the output layer, and a copy head's projections and scores (section 14).
+        ``backward`` multiplies by 3 (the backward pass costs twice the forward). Layer norms, softmax,
+        GELU and biases are left out: under 1% at GPT-2 sizes.
         """
         d, n_layers, vocab = self.cfg.emb_dim, self.cfg.n_layers, self.cfg.vocab_size
         seq_len = self.cfg.context_length if seq_len is None else seq_len
