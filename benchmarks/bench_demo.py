@@ -31,7 +31,7 @@ def _config(args: argparse.Namespace, overrides: list[str], mask: bool, out: str
     return DemoConfig(preset=args.preset, extra_overrides=tuple(overrides), mask_prompt=mask, tokenizer=args.tokenizer,
                       val_examples=args.val_examples, test_examples=test, out_dir=outputs_dir() / "bench_demo" / out,
                       threads=args.threads, progress=not args.no_progress,
-                      questions_per_sequence=args.questions_per_sequence, pack_views=args.pack_views)
+                      questions_per_schema=args.questions_per_schema, schema_views=args.schema_views)
 
 
 def _headline(name: str, r: DemoResult) -> str:
@@ -71,10 +71,10 @@ def main() -> None:
     parser.add_argument("--val-examples", type=int, default=150)
     parser.add_argument("--test-examples", default="500", metavar="N|all")
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--questions-per-sequence", type=int, default=DemoConfig.questions_per_sequence,
-                        help="questions on one database packed in one training sequence (1: one per sequence)")
-    parser.add_argument("--pack-views", type=int, default=DemoConfig.pack_views,
-                        help="how many times the training questions are packed, each time shuffled anew")
+    parser.add_argument("--questions-per-schema", type=int, default=DemoConfig.questions_per_schema,
+                        help="questions on one database that share one reading of its schema (1: a prompt each)")
+    parser.add_argument("--schema-views", type=int, default=DemoConfig.schema_views,
+                        help="how many times the training questions are grouped, each time shuffled anew")
     parser.add_argument("--compare-masking", action="store_true",
                         help="train with and without loss masking at the same step budget")
     parser.add_argument("--no-progress", action="store_true")

@@ -29,7 +29,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                         mask_prompt=not args.no_mask_prompt, val_examples=args.val_examples,
                         test_examples=test_examples, decoding=args.decoding, out_dir=args.out,
                         threads=args.threads, progress=not args.no_progress,
-                        questions_per_sequence=args.questions_per_sequence, pack_views=args.pack_views)
+                        questions_per_schema=args.questions_per_schema, schema_views=args.schema_views)
     run_demo(config)
     return 0
 
@@ -117,11 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p.add_argument("--decoding", choices=sorted(DECODERS), default=BEST_DECODING,
                    help=f"how the final test SQL is written (default: {BEST_DECODING}); greedy is always scored too")
-    p.add_argument("--questions-per-sequence", type=int, default=1, metavar="N",
-                   help="train on up to N questions about one database per sequence, the schema read once "
-                        "(default: 1, one question per sequence)")
-    p.add_argument("--pack-views", type=int, default=1, metavar="K",
-                   help="with --questions-per-sequence > 1: pack the training questions K times, shuffled anew")
+    from .demo import DemoConfig
+
+    p.add_argument("--questions-per-schema", type=int, default=DemoConfig.questions_per_schema, metavar="N",
+                   help="train on groups of up to N questions about one database that share one reading of its "
+                        f"schema (default: {DemoConfig.questions_per_schema}; 1: a prompt per question)")
+    p.add_argument("--schema-views", type=int, default=DemoConfig.schema_views, metavar="K",
+                   help="with --questions-per-schema > 1: group the training questions K times, shuffled and "
+                        f"renamed anew (default: {DemoConfig.schema_views})")
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: outputs/demo)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: the CPUs available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

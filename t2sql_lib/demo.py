@@ -47,13 +47,17 @@ from .prompts import build_example_text
 from .schema import Example
 from .sft import (
     LengthGroupedBatches,
-    PackedSFTDataset,
     SFTDataset,
+    SharedSchemaBatches,
+    SharedSchemaCollator,
+    SharedSchemaLM,
     augment_with_renaming,
     evaluate_model,
     execution_eval_fn,
     sft_collator,
+    special_id,
 )
+from .special_tokens import PAD
 
 # Whatever the preset, the best checkpoint is the one with the lowest loss on the validation databases' SQL.
 # Not their execution accuracy: it stays at exactly 0 for the first thousand steps or so, and a run that
@@ -94,10 +98,11 @@ class DemoConfig:
     rename_word_prob: float = 0.5  # in such an example, the chance that each schema word is renamed
     # Learn the BPE merges from the training text with every schema word renamed (see build_tokenizer)
     tokenizer_on_renamed: bool = True
-    # Questions about one database that share a training sequence (sft.PackedSFTDataset): 1 is one example per
-    # sequence; more score several queries for one schema's forward pass. ``pack_views``: how many packings.
-    questions_per_sequence: int = 1
-    pack_views: int = 1
+    # Questions about one database that share one reading of its schema in training (sft.SharedSchemaBatches,
+    # SharedSchemaLM): 1 gives every question a prompt of its own; more process fewer tokens for the same loss.
+    # ``schema_views``: how many times the training questions are grouped (each time shuffled and renamed anew).
+    questions_per_schema: int = 1
+    schema_views: int = 1
     group_by_length: bool = True  # batches of similar lengths (sft.LengthGroupedBatches): fewer pads to compute
     val_examples: int = 150  # validation questions decoded at each evaluation (a fixed, seeded subset)
     test_examples: int | None = 500  # test questions in the final score (None: the whole test split)
@@ -221,23 +226,30 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
 
     # 3. Datasets with the prompt masked out of the loss; part of the training set with renamed schema words
     max_len = preset.model.context_length
-    if config.questions_per_sequence > 1:
+    s = preset.train
+    shared = config.questions_per_schema > 1
+    if shared:
         if not config.mask_prompt:
-            raise ValueError("questions_per_sequence > 1 scores the SQL only: it needs mask_prompt=True")
-        train_ds = PackedSFTDataset(train_ex, tokenizer, max_length=max_len,
-                                    max_per_sequence=config.questions_per_sequence, rename_rate=config.rename_rate,
-                                    rename_word_prob=config.rename_word_prob, views=config.pack_views,
-                                    seed=preset.train.seed)
-        n_renamed = sum("renamed" in ex.meta for pack in train_ds.examples for ex in pack)
-        print(f"packed: {len(train_ds)} sequences of {train_ds.questions_per_sequence():.1f} questions on average "
-              f"({config.pack_views} packing(s))")
+            raise ValueError("questions_per_schema > 1 scores the SQL only: it needs mask_prompt=True")
+        train_ds = SharedSchemaBatches(train_ex, tokenizer, max_length=max_len, batch_size=s.batch_size,
+                                       questions_per_schema=config.questions_per_schema, rename_rate=config.rename_rate,
+                                       rename_word_prob=config.rename_word_prob, views=config.schema_views, seed=s.seed)
+        n_renamed = sum("renamed" in ex.meta for batch in train_ds.examples for ex in batch)
+        counts = train_ds.token_counts()
+        print(f"shared schemas: {len(train_ds)} batches of {s.batch_size // config.questions_per_schema} schemas x "
+              f"{config.questions_per_schema} questions ({config.schema_views} grouping(s)); "
+              f"{counts['read'] / train_ds.stats.kept:.0f} tokens read per question "
+              f"({counts['one_prompt_each'] / train_ds.stats.kept:.0f} with a prompt each)")
     else:
         train_aug = augment_with_renaming(train_ex, config.rename_rate, seed=preset.train.seed,
                                           word_prob=config.rename_word_prob)
         n_renamed = sum(a is not b for a, b in zip(train_aug, train_ex))
         train_ds = SFTDataset(train_aug, tokenizer, max_length=max_len, mask_prompt=config.mask_prompt)
     # Validation loss is always the SQL's, so that runs with and without prompt masking compare.
-    val_ds = SFTDataset(val_ex, tokenizer, max_length=max_len, mask_prompt=True)
+    val_ds: Any = SFTDataset(val_ex, tokenizer, max_length=max_len, mask_prompt=True)
+    if shared:  # the same loss per question, read the training way (the engine has one collate function)
+        val_ds = SharedSchemaBatches(val_ex, tokenizer, max_length=max_len, batch_size=s.batch_size,
+                                     questions_per_schema=config.questions_per_schema, seed=s.seed)
     data_stats = {"train": train_ds.stats.summary(), "validation": val_ds.stats.summary()}
     print(f"train: {train_ds.stats.summary()}; {n_renamed} with renamed schema words; "
           f"{train_ds.n_scored_tokens():,} scored tokens per epoch ({'SQL only' if config.mask_prompt else 'every token'})")
@@ -247,7 +259,6 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
     torch.manual_seed(preset.train.seed)
     model = GPTModel(GPTConfig(**dataclasses.asdict(model_settings)))
     n_params = model.num_parameters()
-    s = preset.train
     print(f"model: {model_settings.n_layers} layers x {model_settings.emb_dim} d_model, context "
           f"{model_settings.context_length}, {n_params / 1e6:.2f}M parameters; {s.max_steps} steps of "
           f"{s.batch_size * s.grad_accum_steps} sequences on {threads} CPU thread(s), execution accuracy on "
@@ -255,7 +266,11 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
 
     # 5. Training with periodic execution accuracy and early stopping on it
     train_data, val_data, engine_settings = train_ds, val_ds, s
-    if config.group_by_length:
+    collate, wrap = sft_collator(tokenizer), None
+    if shared:  # ready-made batches of groups, read by SharedSchemaLM
+        engine_settings = dataclasses.replace(s, batch_size=1)
+        collate, wrap = SharedSchemaCollator(special_id(tokenizer, PAD)), SharedSchemaLM
+    elif config.group_by_length:
         # the engine then draws one ready-made batch of batch_size sequences per micro-batch
         train_data = LengthGroupedBatches(train_ds, s.batch_size, seed=s.seed)
         val_data = LengthGroupedBatches(val_ds, s.batch_size, seed=s.seed)
@@ -267,7 +282,7 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
     run_dir = out / "run"
     t0 = time.perf_counter()
     result = train(model, train_data, settings=engine_settings, out_dir=run_dir, val_data=val_data, eval_fn=eval_fn,
-                   collate_fn=sft_collator(tokenizer), config={**preset.to_dict(), "model": dataclasses.asdict(
+                   collate_fn=collate, wrap_model=wrap, config={**preset.to_dict(), "model": dataclasses.asdict(
                        model_settings)}, tokenizer=tokenizer_json(tokenizer), device="cpu", progress=config.progress)
     train_time = time.perf_counter() - t0
     ckpt_root = run_dir / "checkpoints"

@@ -82,12 +82,13 @@ def supports_kv_cache(model: nn.Module) -> bool:
 
 
 def forward_with_cache(model: nn.Module, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None,
-                       cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
+                       cache: KVCache | None, every_position: bool = False) -> tuple[torch.Tensor, KVCache]:
     """The ``GPTModel`` forward pass for the new tokens ``ids`` (batch, new), reusing the cached keys and values.
 
     ``positions`` (batch, new) is each new token's position; ``mask`` (batch, 1, new, all) says which keys each
     new token may attend to (None: causal without a cache, everything with one). Returns the logits of the last
-    new token (batch, vocab) and the cache grown by the new keys and values. It mirrors
+    new token (batch, vocab), or with ``every_position`` of every new token (batch, new, vocab), and the cache
+    grown by the new keys and values. Gradients flow through it and through the cache. It mirrors
     ``TransformerBlock.forward`` and ``MultiHeadAttention.forward`` (or ``RotaryMultiHeadAttention``'s) in eval
     mode (no dropout). A copy head's entry is shaped like keys (batch first, tokens third), so code that picks
     or reorders the cache's rows treats it like the others.
@@ -116,6 +117,8 @@ def forward_with_cache(model: nn.Module, ids: torch.Tensor, positions: torch.Ten
         x = x + block.ff(block.norm2(x))
     head = getattr(model, "copy_head", None)
     if head is None:
+        if every_position:
+            return model.lm_head(model.final_norm(x)), new_cache  # (batch, new, vocab)
         return model.lm_head(model.final_norm(x[:, -1])), new_cache  # (batch, vocab)
     hidden = model.final_norm(x)  # (b, new, emb_dim): every new position may be copied later
     memory, memory_ids = hidden[:, None], ids[:, None, :, None]  # (b, 1, new, emb_dim), (b, 1, new, 1)
@@ -123,11 +126,17 @@ def forward_with_cache(model: nn.Module, ids: torch.Tensor, positions: torch.Ten
         memory = torch.cat([cache[-1][0], memory], dim=2)  # (b, 1, all, emb_dim)
         memory_ids = torch.cat([cache[-1][1], memory_ids], dim=2)
     new_cache.append((memory, memory_ids))
-    # the last new token may copy what it may attend to (no pads), itself included
-    visible = (mask[:, 0, -1:, :] if mask is not None
-               else torch.ones(b, 1, memory.shape[2], dtype=torch.bool, device=ids.device))
+    # a new token may copy what it may attend to (no pads), itself included
+    if mask is not None:
+        visible = mask[:, 0].expand(b, t, -1)  # (b, new, all)
+    else:  # causal: new token i sees the cache and the new tokens up to i
+        n_all = memory.shape[2]
+        visible = torch.ones(t, n_all, dtype=torch.bool, device=ids.device).tril(n_all - t)[None].expand(b, -1, -1)
+    if every_position:
+        return head(hidden, model.lm_head(hidden), memory[:, 0], memory_ids[:, 0, :, 0], visible), new_cache
     last = hidden[:, -1:]
-    return head(last, model.lm_head(last), memory[:, 0], memory_ids[:, 0, :, 0], visible)[:, -1], new_cache
+    return (head(last, model.lm_head(last), memory[:, 0], memory_ids[:, 0, :, 0], visible[:, -1:])[:, -1],
+            new_cache)
 
 
 def left_pad(prompts: Sequence[Sequence[int]], device: torch.device | str = "cpu"

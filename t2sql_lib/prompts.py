@@ -126,7 +126,7 @@ def build_prompt(schema: Schema, question: str, sample_values: Mapping | None = 
 
 def question_text(question: str) -> str:
     """``<|question|> {question} <|sql|>``, the end of every prompt (whitespace tidied); a training sequence that asks
-    several questions about one schema (``sft.PackedSFTDataset``) repeats it after each query."""
+    several questions after one schema (``sft.SharedSchemaBatches``) cuts the prompt at it."""
     return f"{QUESTION} {' '.join(question.split())} {SQL}"
 
 

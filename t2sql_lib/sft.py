@@ -32,10 +32,10 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from .evaluate import EvalReport, evaluate
-from .generate import DECODERS, decode_sql, generate
-from .prompts import build_prompt, build_target, question_text, serialize_schema
+from .generate import DECODERS, attention_mask, decode_sql, forward_with_cache, generate, supports_kv_cache
+from .prompts import build_prompt, build_target, serialize_schema
 from .schema import Column, Example, ForeignKey, Schema, Table
-from .special_tokens import ENDOFTEXT, PAD, SPECIAL_TOKENS
+from .special_tokens import ENDOFTEXT, PAD, QUESTION, SPECIAL_TOKENS
 
 IGNORE_INDEX = -100  # a target the loss skips: PyTorch's cross_entropy default, and t2sql_lib.train's
 TOO_LONG_POLICIES = ("drop", "truncate_prompt", "error")
@@ -270,109 +270,196 @@ class SFTDataset(Dataset):
         return sum(len(s) - 1 for s in self.sequences)
 
 
-class PackedSFTDataset(SFTDataset):
-    """Several questions about one database in one training sequence: the schema once, then each question and its SQL::
+class SharedSchemaBatches(Dataset):
+    """Training batches in which several questions about one database share one reading of its schema.
 
-        <|schema|> ... <|question|> q1 <|sql|> sql1<|endoftext|> <|question|> q2 <|sql|> sql2<|endoftext|> ...
+    Why: a prompt is ~200 schema tokens and a query ~35, so with one prompt per question six tokens in seven are
+    prompt that the loss never scores, yet each costs a forward and a backward pass. Here a batch holds groups of
+    up to ``questions_per_schema`` questions about one schema, each group with its schema encoded once;
+    ``SharedSchemaLM`` computes the schema's keys and values once per group, and every question attends to them
+    and to itself only, at the positions its own prompt would give it. So each question's loss is exactly what
+    it is with a prompt of its own (tested), for fewer tokens processed.
 
-    Why: a prompt is ~200 schema tokens and a query ~35, so with one example per sequence six tokens in seven are
-    prompt that the loss never scores, yet each costs a forward and a backward pass. Sharing the schema between
-    questions scores several queries for one schema's cost. Only the SQL (and each ``<|endoftext|>``) is scored;
-    schema and questions are read. The first pair of a sequence sees exactly what a test prompt shows; later pairs
-    also see the earlier ones (worked examples on the same database), which a test prompt never has.
-
-    Examples are grouped by their schema text, shuffled (``seed``), and packed in that order while the inputs fit in
-    ``max_length`` and the sequence holds at most ``max_per_sequence`` questions; an example too long for the context
-    on its own is dropped and counted. ``rename_rate`` renames the schema words (``rename_schema_words``) of that
-    share of the sequences, one renaming per sequence, so that its schema, questions and queries agree. ``views``
-    packs everything that many times, each with another shuffle and other renamings: more distinct sequences from
-    the same questions. ``examples[i]`` is the tuple of examples in sequence ``i``.
+    Examples are grouped by their schema text, shuffled (``seed``), sorted by length inside spans of
+    ``megabatch`` groups (so a group's questions pad little) and cut into groups; ``rename_rate`` renames the
+    schema words (``rename_schema_words``) of that share of the groups, one renaming per group, so that its
+    schema, questions and queries agree. Groups are then shuffled, sorted by length inside spans of ``megabatch``
+    batches and cut into batches of ``batch_size // questions_per_schema`` groups (``batch_size`` questions),
+    in shuffled order; a short last batch is dropped. ``views`` does all of it that many times, each with
+    another shuffle and other renamings. A question whose schema, question and SQL exceed ``max_length`` tokens
+    is dropped and counted in ``stats``. Item ``i`` is batch ``i``, a list of groups ``(schema_ids,
+    [(question_ids, target_ids), ...])``: train with the engine's ``batch_size=1``, ``SharedSchemaCollator`` and
+    ``wrap_model=SharedSchemaLM``. ``examples[i]`` lists the examples of batch ``i`` as renamed.
     """
 
-    def __init__(self, examples: Sequence[Example], tokenizer: Any, *, max_length: int, max_per_sequence: int = 8,
-                 rename_rate: float = 0.0, rename_word_prob: float = 0.5, views: int = 1, seed: int = 0):
-        if max_per_sequence < 1 or views < 1:
-            raise ValueError(f"max_per_sequence={max_per_sequence} and views={views}: both must be at least 1")
+    def __init__(self, examples: Sequence[Example], tokenizer: Any, *, max_length: int, batch_size: int,
+                 questions_per_schema: int = 8, rename_rate: float = 0.0, rename_word_prob: float = 0.5,
+                 views: int = 1, seed: int = 0, megabatch: int = 8):
+        if min(questions_per_schema, views, megabatch) < 1 or batch_size < questions_per_schema:
+            raise ValueError(f"questions_per_schema={questions_per_schema}, views={views} and megabatch={megabatch} "
+                             f"must be at least 1, and batch_size={batch_size} at least questions_per_schema")
         if not 0.0 <= rename_rate <= 1.0:
             raise ValueError(f"rename_rate={rename_rate}: expected a fraction between 0 and 1")
         if max_length < 2:
             raise ValueError(f"max_length={max_length} leaves no room for a prompt and its SQL")
-        self.max_length, self.mask_prompt, self.too_long = max_length, True, "drop"
         encoder = fast_encoder(tokenizer)
-        groups: dict[str, list[Example]] = {}
+        question_id = special_id(tokenizer, QUESTION)
+        by_schema: dict[str, list[Example]] = {}
         for ex in examples:
-            groups.setdefault(serialize_schema(ex.schema), []).append(ex)
+            by_schema.setdefault(serialize_schema(ex.schema), []).append(ex)
         rng = random.Random(seed)
-        self.examples: list[Any] = []
-        self.sequences: list[torch.Tensor] = []
-        self.prompt_lengths: list[int] = []  # the first question's prompt, as in SFTDataset
-        self._scored: list[torch.Tensor] = []  # per sequence, which of its targets the loss scores
+        self.questions_per_schema = questions_per_schema
         self.stats = SFTStats(total=len(examples) * views)
+        self.batches: list[list[tuple[list[int], list[tuple[list[int], list[int]]]]]] = []
+        self.examples: list[list[Example]] = []
+        per_batch = max(1, batch_size // questions_per_schema)
         for _ in range(views):
-            for key in sorted(groups):
-                group = list(groups[key])
-                rng.shuffle(group)
-                pack: list[Example] = []
-                ids: list[int] = []
-                scored: list[bool] = []
-                rename_seed: int | None = None
-                for original in group:
-                    if pack:  # does it fit after the questions already in the sequence?
-                        ex, read, target = self._encode(encoder, original, rename_seed, rename_word_prob, first=False)
-                        if len(pack) == max_per_sequence or len(ids) + len(read) + len(target) - 1 > max_length:
-                            self._keep(pack, ids, scored)  # no: close the sequence; this example opens the next
-                            pack, ids, scored = [], [], []
-                    if not pack:  # a new sequence: does it rename, and how
+            groups = []  # (examples as renamed, schema ids, pairs)
+            for key in sorted(by_schema):
+                pool = list(by_schema[key])
+                rng.shuffle(pool)
+                span = questions_per_schema * megabatch
+                for start in range(0, len(pool), span):
+                    part = sorted(pool[start:start + span], key=lambda e: len(e.question) + len(e.sql))
+                    for k in range(0, len(part), questions_per_schema):
                         rename_seed = rng.randrange(2**31) if rng.random() < rename_rate else None
-                        ex, read, target = self._encode(encoder, original, rename_seed, rename_word_prob, first=True)
-                    if len(read) + len(target) - 1 > max_length:
-                        self.stats.dropped += 1
-                        continue
-                    pack.append(ex)
-                    ids += read + target
-                    scored += [False] * len(read) + [True] * len(target)
-                if pack:
-                    self._keep(pack, ids, scored)
-        self.stats.lengths = [len(seq) - 1 for seq in self.sequences]
+                        group = self._encode_group(encoder, question_id, part[k:k + questions_per_schema],
+                                                   rename_seed, rename_word_prob, max_length)
+                        if group is not None:
+                            groups.append(group)
+            rng.shuffle(groups)
+            batches = []
+            for start in range(0, len(groups), per_batch * megabatch):
+                part = sorted(groups[start:start + per_batch * megabatch], key=self._group_width)
+                batches += [part[k:k + per_batch] for k in range(0, len(part), per_batch)]
+            batches = [b for b in batches if len(b) == per_batch]
+            rng.shuffle(batches)
+            self.batches += [[(schema, pairs) for _, schema, pairs in b] for b in batches]
+            self.examples += [[ex for exs, _, _ in b for ex in exs] for b in batches]
+        self.stats.kept = sum(len(pairs) for b in self.batches for _, pairs in b)
+        self.stats.lengths = [len(schema) + len(q) + len(t) - 1 for b in self.batches for schema, pairs in b
+                              for q, t in pairs]
         self.stats.max_length = max(self.stats.lengths, default=0)
         if self.stats.dropped:
             warnings.warn(f"{type(self).__name__}: {self.stats.summary()} (max_length {max_length})", stacklevel=2)
-        if not self.sequences:
-            raise ValueError(f"no example fits max_length={max_length}: {self.stats.summary()}")
+        if not self.batches:
+            raise ValueError(f"no batch of {batch_size} questions could be filled: {self.stats.summary()}")
+
+    def _encode_group(self, encoder: Any, question_id: int, group: Sequence[Example], rename_seed: int | None,
+                      word_prob: float, max_length: int) -> tuple[list[Example], list[int], list] | None:
+        """The group as renamed, its schema's ids (the prompt up to ``<|question|>``) and each question's
+        ``(question_ids, target_ids)``; None when no question fits ``max_length``."""
+        kept, schema, pairs = [], None, []
+        for original in group:
+            ex = original if rename_seed is None else rename_schema_words(original, random.Random(rename_seed),
+                                                                          word_prob)
+            prompt, target = encode_prompt(encoder, ex), encode_target(encoder, ex.sql)
+            cut = prompt.index(question_id)
+            if schema is None:
+                schema = prompt[:cut]
+            elif prompt[:cut] != schema:  # the same schema text and renaming give the same ids
+                raise ValueError(f"examples on {ex.db_id!r} with one schema text encode it differently")
+            if len(prompt) + len(target) - 1 > max_length:
+                self.stats.dropped += 1
+                continue
+            kept.append(ex)
+            pairs.append((prompt[cut:], target))
+        return (kept, schema, pairs) if pairs else None
 
     @staticmethod
-    def _encode(encoder: Any, original: Example, rename_seed: int | None, word_prob: float, first: bool
-                ) -> tuple[Example, list[int], list[int]]:
-        """The example as its sequence renames it (``rename_seed``: the same renaming for every example of the
-        sequence; None: none), the tokens read before its query (the whole prompt for a sequence's first question,
-        else the prompt's ending, `` <|question|> ... <|sql|>``), and the query's tokens."""
-        ex = original if rename_seed is None else rename_schema_words(original, random.Random(rename_seed), word_prob)
-        if first:
-            read = encode_prompt(encoder, ex)
-        else:
-            _check_no_special_text(ex.question, f"the question of an example on {ex.db_id!r}")
-            read = encoder.encode(" " + question_text(ex.question), allowed_special="all")
-        return ex, read, encode_target(encoder, ex.sql)
+    def _group_width(group: tuple[Any, list[int], list]) -> int:
+        return max(len(q) + len(t) for q, t in group[2])
 
-    def _keep(self, pack: list[Example], ids: list[int], scored: list[bool]) -> None:
-        self.examples.append(tuple(pack))
-        self.sequences.append(torch.tensor(ids, dtype=torch.long))
-        self.prompt_lengths.append(scored.index(True))
-        self._scored.append(torch.tensor(scored[1:], dtype=torch.bool))  # target j is token j + 1
-        self.stats.kept += len(pack)
+    def __len__(self) -> int:
+        return len(self.batches)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        seq = self.sequences[i]
-        inputs, targets = seq[:-1], seq[1:].clone()
-        targets[~self._scored[i]] = IGNORE_INDEX
-        return inputs, targets
+    def __getitem__(self, i: int) -> list[tuple[list[int], list[tuple[list[int], list[int]]]]]:
+        return self.batches[i]
 
     def n_scored_tokens(self) -> int:
-        return int(sum(int(m.sum()) for m in self._scored))
+        """How many targets the loss scores over one pass (each SQL and its ``<|endoftext|>``)."""
+        return sum(len(t) for b in self.batches for _, pairs in b for _, t in pairs)
 
-    def questions_per_sequence(self) -> float:
-        """The mean number of questions a sequence holds."""
-        return self.stats.kept / len(self.sequences)
+    def token_counts(self) -> dict[str, int]:
+        """Over one pass, unpadded: ``read``, the tokens the model processes (each group's schema once, then
+        each question and SQL); ``one_prompt_each``, what a prompt per question would process."""
+        read = sum(len(s) + sum(len(q) + len(t) - 1 for q, t in pairs) for b in self.batches for s, pairs in b)
+        return {"read": read, "one_prompt_each": sum(self.stats.lengths)}
+
+
+class SharedSchemaCollator:
+    """Pads ``SharedSchemaBatches`` items into the keyword arguments of ``SharedSchemaLM`` and the targets.
+
+    Schemas are padded on the left (``schema_valid`` is False on the pads), so that every schema ends in the last
+    column and each question follows its schema directly; questions with their SQL are padded on the right, the
+    targets with ``-100``. ``pair_schema[p]`` is the row of question ``p``'s schema.
+    """
+
+    def __init__(self, pad_id: int, ignore_index: int = IGNORE_INDEX):
+        self.pad_id, self.ignore_index = pad_id, ignore_index
+
+    def __call__(self, items: Sequence[Any]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        # the engine hands over a list of batches (batch_size=1: one), each a list of groups
+        groups = [g for item in items for g in item]
+        if not groups:
+            raise ValueError("cannot collate an empty batch")
+        width = max(len(schema) for schema, _ in groups)
+        schema_ids = torch.full((len(groups), width), self.pad_id, dtype=torch.long)  # (groups, schema)
+        schema_valid = torch.zeros((len(groups), width), dtype=torch.bool)
+        rows, owner = [], []
+        for g, (schema, pairs) in enumerate(groups):
+            schema_ids[g, width - len(schema):] = torch.tensor(schema, dtype=torch.long)
+            schema_valid[g, width - len(schema):] = True
+            for question, target in pairs:
+                seq = question + target
+                # target j is token j + 1: the question's tokens (but its last, <|sql|>) predict nothing scored
+                rows.append((seq[:-1], [self.ignore_index] * (len(question) - 1) + target))
+                owner.append(g)
+        longest = max(len(x) for x, _ in rows)
+        pair_ids = torch.full((len(rows), longest), self.pad_id, dtype=torch.long)  # (questions, tokens)
+        targets = torch.full((len(rows), longest), self.ignore_index, dtype=torch.long)
+        for p, (x, y) in enumerate(rows):
+            pair_ids[p, : len(x)] = torch.tensor(x, dtype=torch.long)
+            targets[p, : len(y)] = torch.tensor(y, dtype=torch.long)
+        inputs = {"schema_ids": schema_ids, "schema_valid": schema_valid, "pair_ids": pair_ids,
+                  "pair_schema": torch.tensor(owner, dtype=torch.long)}
+        return inputs, targets
+
+
+class SharedSchemaLM(nn.Module):
+    """A chapter-3 ``GPTModel`` read the ``SharedSchemaBatches`` way: each schema once, then its questions.
+
+    ``forward(schema_ids, schema_valid, pair_ids, pair_schema)`` runs chapter 6's ``forward_with_cache`` on the
+    left-padded schemas (their keys and values, and a copy head's states, become a cache), copies each schema's
+    cache to the rows of its questions, and runs the questions (padded on the right) after it: a question's token
+    sees the schema and the earlier tokens of its own question and SQL, at positions counted from the schema's
+    start, exactly as in a prompt of its own. Returns the log-probabilities or logits (questions, tokens, vocab).
+    Gradients flow through the cache into the schema's pass. The wrapper holds no parameters of its own;
+    ``forward_with_cache`` has no dropout, so a model with ``drop_rate > 0`` is refused in training mode.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        if not supports_kv_cache(model):
+            raise ValueError(f"SharedSchemaLM needs the chapter-3 GPTModel layout, not {type(model).__name__}")
+        self.model = model
+
+    def forward(self, schema_ids: torch.Tensor, schema_valid: torch.Tensor, pair_ids: torch.Tensor,
+                pair_schema: torch.Tensor) -> torch.Tensor:
+        model = self.model
+        if self.training and getattr(model.cfg, "drop_rate", 0.0) > 0:
+            raise ValueError(f"SharedSchemaLM trains without dropout: the model has drop_rate="
+                             f"{model.cfg.drop_rate}; set it to 0 or use one prompt per question")
+        positions = (schema_valid.long().cumsum(dim=1) - 1).clamp(min=0)  # (groups, schema): 0, 1, ... from each start
+        _, cache = forward_with_cache(model, schema_ids, positions, attention_mask(schema_valid), None)
+        cache = [tuple(z.index_select(0, pair_schema) for z in entry) for entry in cache]  # one row per question
+        valid = schema_valid.index_select(0, pair_schema)  # (questions, schema)
+        n_questions, width = pair_ids.shape
+        pair_positions = valid.sum(dim=1, keepdim=True) + torch.arange(width, device=pair_ids.device)  # after it
+        causal = torch.ones(width, width, dtype=torch.bool, device=pair_ids.device).tril()
+        mask = torch.cat([valid[:, None, :].expand(-1, width, -1), causal.expand(n_questions, -1, -1)], dim=2)
+        logits, _ = forward_with_cache(model, pair_ids, pair_positions, mask[:, None], cache, every_position=True)
+        return logits  # (questions, tokens, vocab)
 
 
 class SFTCollator:

@@ -317,13 +317,45 @@ def peak_flops(device: torch.device | str, precision: str, device_name: str | No
     return None
 
 
-def step_flops(model: nn.Module, batches: Sequence[torch.Tensor]) -> float | None:
+def _token_tensors(x: torch.Tensor | Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
+    """The token-id tensors of a batch's inputs: the tensor itself, or a mapping's entries named ``*ids``."""
+    if isinstance(x, torch.Tensor):
+        return [x]
+    return [v for k, v in x.items() if k.endswith("ids")]
+
+
+def input_tokens(x: torch.Tensor | Mapping[str, torch.Tensor]) -> int:
+    """Tokens the model reads for a batch's inputs (pads included): see ``train``'s two kinds of input."""
+    return sum(t.numel() for t in _token_tensors(x))
+
+
+def to_device(x: torch.Tensor | Mapping[str, torch.Tensor], device: torch.device | str
+              ) -> torch.Tensor | dict[str, torch.Tensor]:
+    """A batch's inputs (a tensor, or a mapping of tensors) on ``device``."""
+    if isinstance(x, torch.Tensor):
+        return x.to(device, non_blocking=True)
+    return {k: v.to(device, non_blocking=True) for k, v in x.items()}
+
+
+def call_model(model: nn.Module, x: torch.Tensor | Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """``model(x)`` for a tensor, ``model(**x)`` for a mapping (keyword arguments of the model's forward)."""
+    return model(x) if isinstance(x, torch.Tensor) else model(**x)
+
+
+def step_flops(model: nn.Module, batches: Sequence[torch.Tensor | Mapping[str, torch.Tensor]]) -> float | None:
     """Training FLOPs (forward + backward) of the model on input batches (batch, tokens), from the chapter-3
-    ``flops_per_token(seq_len)``; None for a model without it. Padding tokens count: the GPU computes them."""
+    ``flops_per_token(seq_len)``; None for a model without it. Padding tokens count: the GPU computes them.
+    For mapping inputs, every token is counted as attending over the widths of all ``*ids`` entries together
+    (an upper bound: e.g. ``sft.SharedSchemaLM``'s schema tokens see only the schema)."""
     per_token = getattr(unwrap_model(model), "flops_per_token", None)
     if per_token is None:
         return None
-    return float(sum(x.numel() * per_token(seq_len=x.shape[-1]) for x in batches))
+    total = 0.0
+    for x in batches:
+        tensors = _token_tensors(x)
+        span = sum(t.shape[-1] for t in tensors)
+        total += sum(t.numel() for t in tensors) * per_token(seq_len=span)
+    return total
 
 
 def model_flops_utilisation(flops: float, seconds: float, peak: float | None, world_size: int = 1) -> float | None:
@@ -512,9 +544,9 @@ def evaluate_loss(model: nn.Module, dataset: Dataset, *, batch_size: int, device
     for i, (x, y) in enumerate(loader):
         if max_batches and i >= max_batches:
             break
-        x, y = x.to(device), y.to(device)
+        x, y = to_device(x, device), y.to(device)
         with precision.autocast() if precision else contextlib.nullcontext():
-            total += float(loss_fn(model(x), y))
+            total += float(loss_fn(call_model(model, x), y))
         count += int((y != IGNORE_INDEX).sum())
     model.train(was_training)
     loss = total / max(count, 1)
@@ -570,12 +602,16 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
           tokenizer: str | Mapping | None = None, env: DistEnv | None = None,
           device: str | torch.device | None = None,
           progress: bool = True, verbose: bool = True, keep_checkpoints: int = 1,
-          callback: Callable[[TrainResult], None] | None = None) -> TrainResult:
+          callback: Callable[[TrainResult], None] | None = None,
+          wrap_model: Callable[[nn.Module], nn.Module] | None = None) -> TrainResult:
     """Train ``model`` on ``train_data`` for ``settings.max_steps`` optimizer steps; see the module docstring.
 
     - ``train_data``/``val_data``: datasets of ``(input_ids, target_ids)`` (batched by ``collate_fn``, default
       stacking). ``settings.batch_size`` is per process and micro-batch: a step sees ``batch_size *
       grad_accum_steps * world_size`` sequences.
+    - Inputs are a tensor, fed as ``model(inputs)``, or a mapping of tensors, fed as ``model(**inputs)`` to the
+      module ``wrap_model(model)`` returns (e.g. ``sft.SharedSchemaLM``, which reads several questions after one
+      schema); the wrapper shares the model's parameters, and checkpoints hold the model itself.
     - Every ``settings.eval_every`` steps and at the end: the validation loss of ``val_data`` (if given) and
       ``eval_fn(model)`` (if given, any metrics) are logged, ``settings.early_stopping_metric`` picks the best
       checkpoint and, after ``early_stopping_patience`` evaluations without improvement, stops the run.
@@ -638,7 +674,8 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
             (ckpt_root / BEST).unlink()  # an earlier run's best is not this run's; LATEST is replaced at the first save
 
     compiled_model, is_compiled = maybe_compile(raw, settings, dev)
-    ddp_model = wrap_ddp(compiled_model, env)
+    fed_model = wrap_model(compiled_model) if wrap_model is not None else compiled_model  # what the batches go to
+    ddp_model = wrap_ddp(fed_model, env)
     stream = _BatchStream(train_data, settings.batch_size, settings.seed, env, collate_fn,
                           epoch=data_pos["epoch"], consumed=data_pos["batches_consumed"])
     resumed_at = step if step > 0 else None
@@ -674,7 +711,7 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
             with preserved_rng():
                 if val_data is not None:
                     # rank 0 evaluates alone, at the global batch size: the same batches whatever the world size
-                    metrics.update(evaluate_loss(compiled_model, val_data,
+                    metrics.update(evaluate_loss(fed_model, val_data,
                                                  batch_size=settings.batch_size * env.world_size, device=dev,
                                                  precision=precision, max_batches=settings.eval_batches,
                                                  collate_fn=collate_fn, loss_fn=loss_fn))
@@ -707,13 +744,13 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
             scale = env.world_size / max(n_scored, 1.0)
             loss_sum = torch.zeros((), device=dev)
             for i, (x, y) in enumerate(micro):
-                x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+                x, y = to_device(x, dev), y.to(dev, non_blocking=True)
                 last = i == len(micro) - 1
                 # Gradients are only exchanged between ranks on the last micro-batch of a step.
                 sync = contextlib.nullcontext() if last or not env.distributed else ddp_model.no_sync()
                 with sync:
                     with precision.autocast():
-                        batch_loss = loss_fn(ddp_model(x), y)  # summed over this micro-batch's scored tokens
+                        batch_loss = loss_fn(call_model(ddp_model, x), y)  # summed over the micro-batch's scored tokens
                     precision.scaler.scale(batch_loss * scale).backward()
                 loss_sum += batch_loss.detach().float()
             precision.scaler.unscale_(optimizer)  # clip the true gradients, not the fp16-scaled ones
@@ -726,7 +763,7 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
             scheduler.step()
             step_loss = float(all_reduce_sum(loss_sum, env)) / max(n_scored, 1.0)
             step += 1
-            step_tokens = sum(x.numel() for x, _ in micro) * env.world_size
+            step_tokens = sum(input_tokens(x) for x, _ in micro) * env.world_size
             flops = step_flops(raw, [x for x, _ in micro])
             flops = flops * env.world_size if flops is not None else None  # every rank's batch is alike in shape
             tokens_seen += step_tokens

@@ -119,24 +119,30 @@ def test_cli_demo_options():
     assert build_parser().parse_args(["demo"]).preset == "laptop"
 
 
-def test_demo_trains_on_several_questions_per_sequence(tmp_path, capsys):
-    config = DemoConfig(preset="tiny", extra_overrides=(*TINY, "train.max_steps=4", "train.eval_every=4"),
+def test_demo_trains_on_questions_that_share_a_schema(tmp_path, capsys):
+    config = DemoConfig(preset="tiny", extra_overrides=(*TINY, "train.max_steps=4", "train.eval_every=4",
+                                                        "train.batch_size=8"),
                         val_examples=2, test_examples=4, max_new_tokens=8, out_dir=tmp_path, progress=False,
-                        threads=1, questions_per_sequence=4, pack_views=2, decoding="greedy")
+                        threads=1, questions_per_schema=4, schema_views=2, decoding="greedy")
     result = run_demo(config)
     out = capsys.readouterr().out
-    assert "packed:" in out and "(2 packing(s))" in out
+    assert "shared schemas:" in out and "2 schemas x 4 questions (2 grouping(s))" in out
     n_train = len(load_generated(n_examples=200, seed=0)["train"])
     assert result.data_stats["train"].startswith(f"{2 * n_train} examples")  # every question, twice
     assert result.report.counts()["questions"] == 4 and result.steps == 4
-    assert (tmp_path / "model.safetensors").exists()
+    assert result.evals[-1]["val_loss"] > 0
+    # the model's own weights, nothing of the wrapper (strict loading raises on any other key)
+    load_model(GPTModel(GPTConfig(**json.loads((tmp_path / "config.json").read_text())["model"])),
+               str(tmp_path / "model.safetensors"))
     with pytest.raises(ValueError, match="mask_prompt=True"):
         run_demo(dataclasses.replace(config, mask_prompt=False, out_dir=tmp_path / "unmasked"))
 
 
-def test_cli_demo_packing_options():
-    args = build_parser().parse_args(["demo", "--questions-per-sequence", "6", "--pack-views", "2"])
-    assert (args.questions_per_sequence, args.pack_views) == (6, 2)
+def test_cli_demo_shared_schema_options():
+    args = build_parser().parse_args(["demo", "--questions-per-schema", "6", "--schema-views", "2"])
+    assert (args.questions_per_schema, args.schema_views) == (6, 2)
     defaults = build_parser().parse_args(["demo"])
-    assert (defaults.questions_per_sequence, defaults.pack_views) == \
-        (DemoConfig.questions_per_sequence, DemoConfig.pack_views)
+    assert (defaults.questions_per_schema, defaults.schema_views) == \
+        (DemoConfig.questions_per_schema, DemoConfig.schema_views)
+
+

@@ -119,6 +119,24 @@ def test_one_cached_step_gives_the_full_forward_logits(layout, lively_model):
         assert len(cache) == 3 and cache[-1][0].shape == (2, 1, 9, 32) and cache[-1][1][:, 0, :, 0].equal(ids)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_every_position_gives_the_full_forward_with_and_without_a_cache(layout, lively_model):
+    """``every_position=True``: the logits of all new tokens, as ``model(ids)`` gives them, also after a cache
+    and under an explicit mask (what ``sft.SharedSchemaLM`` trains with)."""
+    model = lively_model(**LAYOUTS[layout])
+    ids = torch.randint(0, 40, (2, 12), generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        full = model(ids)
+        whole, _ = forward_with_cache(model, ids, torch.arange(12)[None].repeat(2, 1), None, None,
+                                      every_position=True)
+        _, cache = forward_with_cache(model, ids[:, :5], torch.arange(5)[None].repeat(2, 1), None, None)
+        mask = torch.ones(7, 12, dtype=torch.bool).tril(5)[None, None].expand(2, 1, -1, -1)
+        rest, _ = forward_with_cache(model, ids[:, 5:], torch.arange(5, 12)[None].repeat(2, 1), mask, cache,
+                                     every_position=True)
+    assert whole.shape == full.shape == (2, 12, 40)
+    assert torch.allclose(whole, full, atol=1e-5) and torch.allclose(rest, full[:, 5:], atol=1e-5)
+
+
 def test_left_padding_layout():
     ids, positions, valid = left_pad([[5, 6, 7], [9]])
     assert ids.tolist() == [[5, 6, 7], [0, 0, 9]]

@@ -13,6 +13,9 @@ from t2sql_lib.sft import (
     IGNORE_INDEX,
     SFTCollator,
     SFTDataset,
+    SharedSchemaCollator,
+    SharedSchemaLM,
+    encode_prompt,
     evaluate_model,
     execution_eval_fn,
     greedy_generate,
@@ -335,73 +338,123 @@ def test_length_grouped_batches_cover_each_example_once_with_less_padding(splits
 
 
 # ----------------------------------------------------------------------------------------------------
-# Several questions per sequence: the schema once, then question, SQL, question, SQL...
+# Several questions after one schema: the schema read once, each question sees it and itself only
 # ----------------------------------------------------------------------------------------------------
 
-def test_packed_sequences_score_exactly_each_query_and_share_one_schema(splits, tokenizer):
+def _shared(examples, tokenizer, **kw):
+    from t2sql_lib.sft import SharedSchemaBatches
+
+    return SharedSchemaBatches(examples, tokenizer, **{"max_length": 2048, "batch_size": 8,
+                                                       "questions_per_schema": 4, "seed": 3, **kw})
+
+
+def test_shared_schema_batches_hold_every_question_once_per_view_one_schema_per_group(splits, tokenizer):
     from t2sql_lib.prompts import serialize_schema
-    from t2sql_lib.sft import PackedSFTDataset
 
     examples = splits["train"][:120]
-    ds = PackedSFTDataset(examples, tokenizer, max_length=512, max_per_sequence=4, seed=3)
-    assert ds.stats.kept + ds.stats.dropped == len(examples) == ds.stats.total
-    assert sorted(e.question for pack in ds.examples for e in pack) == sorted(e.question for e in examples)
-    assert len(ds) < len(examples) and 1 < ds.questions_per_sequence() <= 4
-    eot = special_id(tokenizer, ENDOFTEXT)
-    for i, pack in enumerate(ds.examples):
-        x, y = ds[i]
-        assert len(x) <= 512 and len(pack) <= 4
-        assert len({serialize_schema(e.schema) for e in pack}) == 1  # one database per sequence
-        scored = y[y != IGNORE_INDEX].tolist()
-        assert tokenizer.decode(scored) == "".join(build_target(e.sql) for e in pack)  # the queries, in order
-        assert scored.count(eot) == len(pack)
-        # the first question reads exactly what a test prompt shows, and is scored exactly like SFTDataset's
-        single = SFTDataset(pack[:1], tokenizer, max_length=512)
-        sx, sy = single[0]
-        assert torch.equal(x[: len(sx)], sx) and torch.equal(y[: len(sy)], sy)
-        rest = tokenizer.decode(x[len(sx):].tolist() + [int(y[-1])])
-        for e in pack[1:]:  # later questions: " <|question|> ... <|sql|>" then the query, nothing else
-            assert f" <|question|> {' '.join(e.question.split())} <|sql|>" + build_target(e.sql) in rest
-    assert ds.n_scored_tokens() == sum(int((ds[i][1] != IGNORE_INDEX).sum()) for i in range(len(ds)))
-    one = PackedSFTDataset(examples, tokenizer, max_length=512, max_per_sequence=1)
-    assert len(one) == ds.stats.kept and one.questions_per_sequence() == 1
+    ds = _shared(examples, tokenizer, views=2, batch_size=4, questions_per_schema=2)
+    # every question twice (two views), but for the short last batch of each view
+    seen = [e.question for batch in ds.examples for e in batch]
+    assert ds.stats.kept == len(seen) and len(seen) > 2 * len(examples) - 2 * 4
+    assert set(seen) <= {e.question for e in examples} and max(seen.count(q) for q in set(seen)) <= 2
+    for i in range(len(ds)):
+        groups = ds[i]
+        assert len(groups) == 2 and sum(len(pairs) for _, pairs in groups) <= 4
+        batch = iter(ds.examples[i])
+        for schema, pairs in groups:
+            exs = [next(batch) for _ in pairs]
+            assert len({serialize_schema(e.schema) for e in exs}) == 1  # one database per group
+            for (question, target), ex in zip(pairs, exs):
+                # schema + question is exactly the example's own prompt; target its SQL and <|endoftext|>
+                assert schema + question == encode_prompt(tokenizer, ex)
+                assert target == tokenizer.encode(build_target(ex.sql), allowed_special="all")
+    scored = sum(int((SharedSchemaCollator(0)([ds[i]])[1] != IGNORE_INDEX).sum()) for i in range(len(ds)))
+    assert ds.n_scored_tokens() == scored
+    counts = ds.token_counts()
+    assert counts["read"] < counts["one_prompt_each"] == sum(ds.stats.lengths)
 
 
-def test_packed_renaming_is_one_renaming_per_sequence(splits, tokenizer):
+def test_shared_schema_renaming_is_one_renaming_per_group(splits, tokenizer):
     from t2sql_lib.prompts import serialize_schema
-    from t2sql_lib.sft import PackedSFTDataset
 
     examples = splits["train"][:80]
-    ds = PackedSFTDataset(examples, tokenizer, max_length=2048, max_per_sequence=3, rename_rate=1.0,
-                          rename_word_prob=1.0, views=2, seed=0)
-    assert ds.stats.total == ds.stats.kept == 160
+    ds = _shared(examples, tokenizer, rename_rate=1.0, rename_word_prob=1.0, views=2, batch_size=6,
+                 questions_per_schema=3)
     mappings = set()
-    for pack in ds.examples:
-        assert all(e.meta.get("renamed") for e in pack)
-        assert len({serialize_schema(e.schema) for e in pack}) == 1  # schema, questions and SQL agree
-        assert len({tuple(sorted(e.meta["renamed"].items())) for e in pack}) == 1
-        names = {t.name.lower() for t in pack[0].schema.tables} | \
-            {c.name.lower() for t in pack[0].schema.tables for c in t.columns}
-        for e in pack:
-            assert _identifiers(e.sql) <= names
-        mappings.add(tuple(sorted(pack[0].meta["renamed"].items())))
-    assert len(mappings) > len(ds) // 2  # sequences on one database are renamed differently
-    plain = PackedSFTDataset(examples, tokenizer, max_length=512, max_per_sequence=3)
-    assert not any("renamed" in e.meta for pack in plain.examples for e in pack)
+    for batch, groups in zip(ds.examples, ds.batches):
+        exs = iter(batch)
+        for _, pairs in groups:
+            group = [next(exs) for _ in pairs]
+            assert all(e.meta.get("renamed") for e in group)
+            assert len({serialize_schema(e.schema) for e in group}) == 1  # schema, questions and SQL agree
+            assert len({tuple(sorted(e.meta["renamed"].items())) for e in group}) == 1
+            names = {t.name.lower() for t in group[0].schema.tables} | \
+                {c.name.lower() for t in group[0].schema.tables for c in t.columns}
+            for e in group:
+                assert _identifiers(e.sql) <= names
+            mappings.add(tuple(sorted(group[0].meta["renamed"].items())))
+    assert len(mappings) > sum(len(b) for b in ds.batches) // 2  # groups on one database are renamed differently
+    plain = _shared(examples, tokenizer)
+    assert not any("renamed" in e.meta for batch in plain.examples for e in batch)
 
 
-def test_packed_dataset_drops_what_cannot_fit_and_checks_its_arguments(splits, tokenizer):
-    from t2sql_lib.sft import PackedSFTDataset
-
+def test_shared_schema_batches_drop_what_cannot_fit_and_check_their_arguments(splits, tokenizer):
     examples = splits["train"][:30]
     lengths = [len(SFTDataset([e], tokenizer, max_length=4096).sequences[0]) - 1 for e in examples]
     limit = sorted(lengths)[len(lengths) // 2]
     with pytest.warns(UserWarning, match="dropped"):
-        ds = PackedSFTDataset(examples, tokenizer, max_length=limit, max_per_sequence=8)
+        ds = _shared(examples, tokenizer, max_length=limit, batch_size=2, questions_per_schema=1)
     assert ds.stats.dropped == sum(n > limit for n in lengths)
-    assert all(len(x) <= limit for x, _ in (ds[i] for i in range(len(ds))))
-    for bad in ({"max_per_sequence": 0}, {"views": 0}, {"rename_rate": 1.5}, {"max_length": 1}):
-        with pytest.raises(ValueError, match=next(iter(bad))):
-            PackedSFTDataset(examples, tokenizer, **{"max_length": 512, **bad})
-    with pytest.raises(ValueError, match="no example fits"), pytest.warns(UserWarning, match="30 dropped"):
-        PackedSFTDataset(examples, tokenizer, max_length=5)
+    assert max(ds.stats.lengths) <= limit
+    for bad, match in (({"questions_per_schema": 0}, "questions_per_schema"), ({"views": 0}, "views"),
+                       ({"batch_size": 2}, "batch_size"), ({"rename_rate": 1.5}, "rename_rate"),
+                       ({"max_length": 1}, "max_length")):
+        with pytest.raises(ValueError, match=match):
+            _shared(examples, tokenizer, **bad)
+    with pytest.raises(ValueError, match="could be filled"), pytest.warns(UserWarning, match="30 dropped"):
+        _shared(examples, tokenizer, max_length=5)
+
+
+@pytest.mark.parametrize("layout", [{}, {"pos_encoding": "rope", "copy_head": True}], ids=["learned", "rope_copy"])
+def test_shared_schema_lm_gives_each_question_the_loss_and_gradients_of_its_own_prompt(splits, tokenizer, layout):
+    """The point of it: the same numbers as one prompt per question (SFTDataset), for fewer tokens read."""
+    examples = splits["train"][:40]
+    ds = _shared(examples, tokenizer, batch_size=6, questions_per_schema=3)
+    torch.manual_seed(0)
+    model = GPTModel(GPTConfig(vocab_size=tokenizer.n_vocab, context_length=2048, emb_dim=32, n_heads=4,
+                               n_layers=2, drop_rate=0.0, **layout))
+    wrapped = SharedSchemaLM(model)
+    assert list(wrapped.parameters()) == list(model.parameters())  # nothing of its own
+    x, y = SharedSchemaCollator(special_id(tokenizer, PAD))([ds[0]])
+    assert x["schema_valid"].shape == x["schema_ids"].shape and x["pair_ids"].shape == y.shape
+    shared_loss = lm_loss_sum(wrapped(**x), y)
+    shared_loss.backward()
+    shared_grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    single = SFTDataset(ds.examples[0], tokenizer, max_length=2048)
+    sx, sy = sft_collator(tokenizer)([single[i] for i in range(len(single))])
+    own_loss = lm_loss_sum(model(sx), sy)
+    own_loss.backward()
+    assert int((y != IGNORE_INDEX).sum()) == int((sy != IGNORE_INDEX).sum())
+    torch.testing.assert_close(shared_loss, own_loss, rtol=1e-5, atol=1e-4)
+    for p, g in zip(model.parameters(), shared_grads):
+        torch.testing.assert_close(g, p.grad, rtol=1e-4, atol=1e-6)
+    # and per question, every scored position: the same log-probabilities
+    with torch.no_grad():
+        lp = wrapped(**x)
+        for p in range(len(single)):
+            row = model(single[p][0][None])[0]
+            want = row[single[p][1] != IGNORE_INDEX]
+            torch.testing.assert_close(lp[p][y[p] != IGNORE_INDEX], want, rtol=1e-4, atol=1e-4)
+
+
+def test_shared_schema_lm_refuses_dropout_in_training_and_other_models():
+    model = GPTModel(GPTConfig(vocab_size=50, context_length=16, emb_dim=16, n_heads=2, n_layers=1, drop_rate=0.1))
+    x = {"schema_ids": torch.zeros(1, 3, dtype=torch.long), "schema_valid": torch.ones(1, 3, dtype=torch.bool),
+         "pair_ids": torch.zeros(2, 4, dtype=torch.long), "pair_schema": torch.zeros(2, dtype=torch.long)}
+    wrapped = SharedSchemaLM(model)
+    with pytest.raises(ValueError, match="drop_rate=0.1"):
+        wrapped.train()(**x)
+    assert wrapped.eval()(**x).shape == (2, 4, 50)  # no dropout in eval mode: allowed
+    with pytest.raises(ValueError, match="GPTModel layout"):
+        SharedSchemaLM(nn.Linear(2, 2))

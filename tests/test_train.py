@@ -181,6 +181,44 @@ def test_masked_tokens_do_not_count(tmp_path):
     assert result.losses[0] == pytest.approx(expected, abs=1e-6)
 
 
+class _Halves(torch.nn.Module):
+    """Reads a batch given as two keyword arguments; a wrapper as ``sft.SharedSchemaLM`` is, with no weights."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, first_ids, second_ids):
+        return self.model(torch.cat([first_ids, second_ids], dim=1))
+
+
+def _split_collate(batch):
+    x = torch.stack([b[0] for b in batch])
+    return {"first_ids": x[:, : SEQ // 2], "second_ids": x[:, SEQ // 2:]}, torch.stack([b[1] for b in batch])
+
+
+def test_mapping_inputs_go_to_the_wrapped_model_as_keywords(tmp_path):
+    """Inputs as a mapping reach ``wrap_model(model)(**inputs)``: same losses, tokens and validation as the
+    tensor inputs; the checkpoint holds the model itself."""
+    val = stream_data(600, seed=3)
+    kw = dict(max_steps=6, eval_every=3, val_data=val)
+    plain = run(tmp_path, "plain", **kw)
+    mapped = run(tmp_path, "mapped", collate_fn=_split_collate, wrap_model=_Halves, **kw)
+    assert mapped.losses == pytest.approx(plain.losses, abs=1e-6)
+    assert [e["val_loss"] for e in mapped.evals] == pytest.approx([e["val_loss"] for e in plain.evals], abs=1e-6)
+    rows = tr.read_csv_log(mapped.out_dir / tr.TRAIN_LOG)
+    assert [r["tokens"] for r in rows] == [r["tokens"] for r in tr.read_csv_log(plain.out_dir / tr.TRAIN_LOG)]
+    final = tiny_gpt(5)
+    load_checkpoint(mapped.out_dir / "checkpoints", model=final)  # the GPTModel's own keys, no wrapper prefix
+    reference = tiny_gpt(6)
+    load_checkpoint(plain.out_dir / "checkpoints", model=reference)
+    for name, value in reference.state_dict().items():
+        assert torch.allclose(value, final.state_dict()[name], atol=1e-6), name
+    x, _ = _split_collate([stream_data()[0]])
+    assert tr.input_tokens(x) == SEQ and tr.input_tokens(torch.zeros(2, 5)) == 10
+    assert tr.step_flops(final, [x]) == tr.step_flops(final, [torch.zeros(1, SEQ, dtype=torch.long)])
+
+
 def test_early_stopping_and_best_checkpoint(tmp_path):
     scores = iter([0.5, 0.7, 0.6, 0.4, 0.3, 0.2])  # an accuracy that peaks at the second evaluation
 
