@@ -231,6 +231,7 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
     if shared:
         if not config.mask_prompt:
             raise ValueError("questions_per_schema > 1 scores the SQL only: it needs mask_prompt=True")
+        t0 = time.perf_counter()
         train_ds = SharedSchemaBatches(train_ex, tokenizer, max_length=max_len, batch_size=s.batch_size,
                                        questions_per_schema=config.questions_per_schema, rename_rate=config.rename_rate,
                                        rename_word_prob=config.rename_word_prob, views=config.schema_views, seed=s.seed)
@@ -239,7 +240,7 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
         print(f"shared schemas: {len(train_ds)} batches of {s.batch_size // config.questions_per_schema} schemas x "
               f"{config.questions_per_schema} questions ({config.schema_views} grouping(s)); "
               f"{counts['read'] / train_ds.stats.kept:.0f} tokens read per question "
-              f"({counts['one_prompt_each'] / train_ds.stats.kept:.0f} with a prompt each)")
+              f"({counts['one_prompt_each'] / train_ds.stats.kept:.0f} with a prompt each; {time.perf_counter() - t0:.1f} s)")
     else:
         train_aug = augment_with_renaming(train_ex, config.rename_rate, seed=preset.train.seed,
                                           word_prob=config.rename_word_prob)
