@@ -117,14 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p.add_argument("--decoding", choices=sorted(DECODERS), default=BEST_DECODING,
                    help=f"how the final test SQL is written (default: {BEST_DECODING}); greedy is always scored too")
-    from .demo import DemoConfig
 
-    p.add_argument("--questions-per-schema", type=int, default=DemoConfig.questions_per_schema, metavar="N",
+    from .demo import DEMO_SHARED_SCHEMA
+
+    p.add_argument("--questions-per-schema", type=int, default=None, metavar="N",
                    help="train on groups of up to N questions about one database that share one reading of its "
-                        f"schema (default: {DemoConfig.questions_per_schema}; 1: a prompt per question)")
-    p.add_argument("--schema-views", type=int, default=DemoConfig.schema_views, metavar="K",
+                        f"schema (default: {DEMO_SHARED_SCHEMA[0]} for the laptop demo, else 1: a prompt per question)")
+    p.add_argument("--schema-views", type=int, default=None, metavar="K",
                    help="with --questions-per-schema > 1: group the training questions K times, shuffled and "
-                        f"renamed anew (default: {DemoConfig.schema_views})")
+                        f"renamed anew (default: {DEMO_SHARED_SCHEMA[1]} for the laptop demo, else 1)")
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: outputs/demo)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: the CPUs available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

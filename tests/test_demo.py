@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_model
 
 from t2sql_lib.cli import build_parser
-from t2sql_lib.demo import DEMO_OVERRIDES, EARLY_STOPPING, DemoConfig, run_demo
+from t2sql_lib.demo import DEMO_OVERRIDES, DEMO_SHARED_SCHEMA, EARLY_STOPPING, DemoConfig, run_demo
 from t2sql_lib.evaluate import exact_match, execution_match
 from t2sql_lib.generate import BEST_DECODING, DECODERS, decode_sql
 from t2sql_lib.model import GPTConfig, GPTModel
@@ -104,6 +104,10 @@ def test_demo_settings():
     laptop = DemoConfig().preset_settings()
     assert laptop.train.early_stopping_metric == "val_loss"
     assert laptop.train.early_stopping_mode == "min"
+    # the laptop demo reads each schema once for several questions; another preset, or a loss on every token, not
+    assert DemoConfig().shared_schema() == DEMO_SHARED_SCHEMA and DEMO_SHARED_SCHEMA[0] > 1
+    assert DemoConfig(preset="tiny").shared_schema() == DemoConfig(mask_prompt=False).shared_schema() == (1, 1)
+    assert DemoConfig(preset="tiny", questions_per_schema=4, schema_views=2).shared_schema() == (4, 2)
     assert laptop.model.pos_encoding == "rope"
     assert laptop.model.emb_dim == int(next(o for o in DEMO_OVERRIDES if o.startswith("model.emb_dim")).split("=")[1])
     tiny = DemoConfig(preset="tiny", extra_overrides=("train.max_steps=5",)).preset_settings()
@@ -142,7 +146,6 @@ def test_cli_demo_shared_schema_options():
     args = build_parser().parse_args(["demo", "--questions-per-schema", "6", "--schema-views", "2"])
     assert (args.questions_per_schema, args.schema_views) == (6, 2)
     defaults = build_parser().parse_args(["demo"])
-    assert (defaults.questions_per_schema, defaults.schema_views) == \
-        (DemoConfig.questions_per_schema, DemoConfig.schema_views)
+    assert (defaults.questions_per_schema, defaults.schema_views) == (None, None)  # DemoConfig's defaults decide
 
 
