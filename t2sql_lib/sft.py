@@ -284,8 +284,8 @@ class SharedSchemaBatches(Dataset):
     ``megabatch`` groups (so a group's questions pad little) and cut into groups; ``rename_rate`` renames the
     schema words (``rename_schema_words``) of that share of the groups, one renaming per group, so that its
     schema, questions and queries agree. Groups are then shuffled, sorted by length inside spans of ``megabatch``
-    batches and cut into batches of ``batch_size // questions_per_schema`` groups (``batch_size`` questions),
-    in shuffled order; a short last batch is dropped. ``views`` does all of it that many times, each with
+    batches and cut into batches of ``batch_size // questions_per_schema`` groups (``batch_size`` questions, fewer
+    where a database's last group is short), in shuffled order; a short last batch is dropped. ``views`` does all of it that many times, each with
     another shuffle and other renamings. A question whose schema, question and SQL exceed ``max_length`` tokens
     is dropped and counted in ``stats``. Item ``i`` is batch ``i``, a list of groups ``(schema_ids,
     [(question_ids, target_ids), ...])``: train with the engine's ``batch_size=1``, ``SharedSchemaCollator`` and

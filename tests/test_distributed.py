@@ -112,3 +112,60 @@ def test_torchrun_two_processes_match_one_process(tmp_path, capsys):
     for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.allclose(x, y, atol=1e-5), name
     assert len(ck_two["state"]["rng"]) == 2 and ck_two["state"]["progress"]["world_size"] == 2
+
+
+WORKER = '''
+import sys
+
+import torch
+
+from t2sql_lib import train as tr
+from t2sql_lib.config import TrainSettings
+from t2sql_lib.lm_data import SlidingWindowDataset
+from t2sql_lib.model import GPTConfig, GPTModel
+
+
+class Halves(torch.nn.Module):
+    """Reads a batch given as keyword arguments, as sft.SharedSchemaLM does."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, first_ids, second_ids):
+        return self.model(torch.cat([first_ids, second_ids], dim=1))
+
+
+def collate(batch):
+    x = torch.stack([b[0] for b in batch])
+    return {"first_ids": x[:, :8], "second_ids": x[:, 8:]}, torch.stack([b[1] for b in batch])
+
+
+out, batch = sys.argv[1], int(sys.argv[2])
+torch.manual_seed(0)
+model = GPTModel(GPTConfig(vocab_size=48, context_length=16, emb_dim=32, n_heads=2, n_layers=2, drop_rate=0.0))
+data = SlidingWindowDataset(tr.synthetic_token_stream(4000, 48, seed=0), 16)
+settings = TrainSettings(batch_size=batch, learning_rate=3e-3, warmup_steps=2, max_steps=4, eval_every=0, seed=7)
+tr.train(model, data, settings=settings, out_dir=out, device="cpu", progress=False, verbose=False,
+         collate_fn=collate, wrap_model=Halves)
+'''
+
+
+@pytest.mark.timeout(180)
+def test_torchrun_mapping_inputs_through_a_wrapper_match_one_process(tmp_path):
+    """Inputs as keyword arguments to ``wrap_model(model)`` (the shared-schema path) under DDP: 2 ranks x batch 4
+    give the losses and tokens of 1 process x batch 8."""
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_ENV}
+    env.update(OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    single = subprocess.run([sys.executable, str(script), str(tmp_path / "one"), "8"], capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert single.returncode == 0, single.stderr[-3000:]
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          str(script), str(tmp_path / "two"), "4"], capture_output=True, text=True, timeout=120, env=env)
+    assert two.returncode == 0, two.stdout[-3000:] + two.stderr[-3000:]
+    one_log, two_log = tr.read_csv_log(tmp_path / "one" / tr.TRAIN_LOG), tr.read_csv_log(tmp_path / "two" / tr.TRAIN_LOG)
+    assert [r["step"] for r in two_log] == [1, 2, 3, 4]
+    assert [r["loss"] for r in two_log] == pytest.approx([r["loss"] for r in one_log], abs=1e-5)
+    assert [r["tokens"] for r in two_log] == [r["tokens"] for r in one_log]
