@@ -43,6 +43,9 @@ def _headline(name: str, r: DemoResult) -> str:
 def compare_masking(args: argparse.Namespace) -> None:
     """Masked vs unmasked loss at the same step budget, side by side."""
     overrides = ["train.early_stopping_patience=0", *args.overrides]  # both run every step
+    if (args.questions_per_schema or 1) > 1:
+        raise SystemExit("--compare-masking trains with a prompt per question (the unmasked loss needs one)")
+    args.questions_per_schema = args.schema_views = 1  # the same batches for both runs
     runs = {}
     for name, mask in (("SQL only", True), ("every token", False)):
         print(f"\n=== loss on {name} (load {_load()}) ===")
