@@ -15,7 +15,7 @@ other rows, other questions; questions the base model trained on are left out). 
 - the noise: each accuracy's binomial standard error, and for each comparison the questions only one of the two
   models gets right and the paired standard error of the difference (the same questions for every model).
 
-The training mix is the chapter's ``DEFAULT_MIX``, which replays each chapter-5 text-to-SQL example twice; ``--mix``
+The training mix is the chapter's ``DEFAULT_MIX``, which replays each chapter-5 text-to-SQL example three times; ``--mix``
 replaces some of its weights (``--mix text_to_sql=1`` is the mix without the replay: measured, 300 steps of it cost
 4.3 points of text-to-SQL accuracy, with the replay 1.4; see benchmarks/RESULTS.md). ``--test-examples 0`` skips the
 held-out databases, where every model scores about 0.

@@ -310,8 +310,8 @@ def unanswerable_example(example: Example, other_schemas: Sequence[Schema],
                               {"absent": thing, "kind": kind, "borrowed_from": other.db_id})
 
 
-# items per training example: text-to-SQL twice (chapter 5's data replayed), the other tasks for a share of them
-DEFAULT_MIX = {"text_to_sql": 2.0, "explain": 0.25, "repair": 0.25, "unanswerable": 0.15}
+# items per training example: text-to-SQL three times (chapter 5's data replayed), the other tasks for a share of them
+DEFAULT_MIX = {"text_to_sql": 3.0, "explain": 0.25, "repair": 0.25, "unanswerable": 0.15}
 
 
 def build_instruction_data(examples: Sequence[Example], *, mix: Mapping[str, float] | None = None, seed: int = 0,

@@ -65,18 +65,18 @@ def test_every_task_is_built(items, splits):
     assert [i.text() for i in again] == [i.text() for i in items]  # seeded: the same data every time
 
 
-def test_default_mix_replays_each_text_to_sql_example_twice(splits):
+def test_default_mix_replays_each_text_to_sql_example_three_times(splits):
     from collections import Counter
 
     from t2sql_lib.instruct import DEFAULT_MIX
 
-    assert DEFAULT_MIX["text_to_sql"] == 2.0
+    assert DEFAULT_MIX["text_to_sql"] == 3.0
     train = splits["train"][:60]
     default = build_instruction_data(train, seed=0)
     counts = task_counts(default)
-    assert counts["text_to_sql"] == 2 * len(train)
+    assert counts["text_to_sql"] == 3 * len(train)
     assert Counter(i.source.question for i in default if i.task == "text_to_sql") == \
-        Counter(e.question for e in train for _ in range(2))  # every example twice, no other
+        Counter(e.question for e in train for _ in range(3))  # every example three times, no other
     assert counts["text_to_sql"] / len(default) > 0.7  # SQL stays most of what is trained
     with pytest.raises(ValueError, match="unknown tasks"):
         build_instruction_data(train, mix={"text2sql": 1.0})
