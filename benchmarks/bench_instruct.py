@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                         "questions the base model trained on are left out); 0 to skip")
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0,
+                   help="training seed: which items the instruction data samples and renames, and the batch order")
     p.add_argument("--out", type=Path, default=outputs_dir() / "bench_instruct")
     args = p.parse_args(argv)
 
@@ -125,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     splits = load_generated(n_examples=n_examples, seed=seed)
     train_schemas = list({e.db_id: e.schema for e in splits["train"]}.values())
     mix = parse_mix(args.mix)
-    train_items = build_instruction_data(splits["train"], mix=mix, seed=0, rename_rate=demo.get("rename_rate", 0.5))
+    train_items = build_instruction_data(splits["train"], mix=mix, seed=args.seed,
+                                         rename_rate=demo.get("rename_rate", 0.5))
     eval_sets = {}
     if args.test_examples:
         eval_sets["unseen databases"] = build_instruction_data(splits["test"][: args.test_examples], mix=TEST_MIX,
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"eval items, {name}: {task_counts(items)} on {sorted({i.source.db_id for i in items})}")
 
     settings = TrainSettings(batch_size=args.batch_size, max_steps=args.steps, warmup_steps=max(1, args.steps // 10),
-                             eval_every=0, weight_decay=0.1, seed=0)
+                             eval_every=0, weight_decay=0.1, seed=args.seed)
     results: dict[str, dict[str, dict[str, float]]] = {name: {} for name in eval_sets}
     right: dict[str, dict[str, list[bool]]] = {name: {} for name in eval_sets}  # per text-to-SQL question, in order
     args.out.mkdir(parents=True, exist_ok=True)
