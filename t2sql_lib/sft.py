@@ -308,7 +308,6 @@ class SharedSchemaBatches(Dataset):
         for ex in examples:
             by_schema.setdefault(serialize_schema(ex.schema), []).append(ex)
         rng = random.Random(seed)
-        self.questions_per_schema = questions_per_schema
         self.stats = SFTStats(total=len(examples) * views)
         self.batches: list[list[tuple[list[int], list[tuple[list[int], list[int]]]]]] = []
         self.examples: list[list[Example]] = []
