@@ -54,6 +54,9 @@ class TrainSettings:
     seed: int = 123
     beta1: float = 0.9  # AdamW's momentum
     beta2: float = 0.95  # AdamW's second-moment decay; GPT training uses 0.95 rather than 0.999
+    optimizer: str = "adamw"  # "muon": Muon on the blocks' matrices, AdamW on the rest (t2sql_lib.muon)
+    muon_lr: float = 0.01  # Muon's learning rate (its updates are orthogonal); the demo measured 0.005, 0.01, 0.02
+    muon_momentum: float = 0.95
     eval_batches: int = 50  # validation batches per evaluation of the default loss (0: the whole set)
     early_stopping_metric: str = "val_loss"  # what picks the best checkpoint and stops training early
     early_stopping_mode: str = "min"  # "min" when lower is better (a loss), "max" for an accuracy

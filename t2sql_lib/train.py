@@ -190,22 +190,47 @@ def lr_at(k: int, settings: TrainSettings) -> float:
     return settings.learning_rate * schedule(k)
 
 
+OPTIMIZERS = ("adamw", "muon")
+
+
+def muon_parameter(name: str, param: torch.Tensor) -> bool:
+    """Whether ``train.optimizer=muon`` gives ``param`` to Muon: the 2-D matrices inside the transformer blocks
+    (attention and feed-forward). Embeddings, the output layer, a copy head, norms and biases stay with AdamW."""
+    return param.dim() == 2 and name.startswith("blocks.")
+
+
 def build_optimizer(model: nn.Module, settings: TrainSettings, device: torch.device | None = None
-                    ) -> torch.optim.AdamW:
+                    ) -> torch.optim.Optimizer:
     """AdamW with two groups: weight decay on matrices (linear layers, embeddings), none on biases and norms.
 
     Decaying a norm's scale or a bias pulls it towards 0, which only hurts; the matrices are what decay
     regularises. A tied matrix is one parameter and is listed once. On CUDA the fused kernel is used.
+    ``settings.optimizer="muon"`` moves the blocks' matrices (``muon_parameter``) into a third group trained by
+    Muon at ``settings.muon_lr`` (``t2sql_lib.muon.MuonAdamW``, no weight decay); the rest is AdamW as above.
     """
-    decay, no_decay = [], []
-    for _, param in model.named_parameters():  # named_parameters() yields a shared parameter once
+    if settings.optimizer not in OPTIMIZERS:
+        raise ValueError(f"train.optimizer={settings.optimizer!r}: expected one of {OPTIMIZERS}")
+    use_muon = settings.optimizer == "muon"
+    muon, decay, no_decay = [], [], []
+    for name, param in model.named_parameters():  # named_parameters() yields a shared parameter once
         if param.requires_grad:
-            (decay if param.dim() >= 2 else no_decay).append(param)
+            if use_muon and muon_parameter(name, param):
+                muon.append(param)
+            else:
+                (decay if param.dim() >= 2 else no_decay).append(param)
     groups = [{"params": decay, "weight_decay": settings.weight_decay, "name": "decay"},
               {"params": no_decay, "weight_decay": 0.0, "name": "no_decay"}]
+    betas = (settings.beta1, settings.beta2)
+    if use_muon:
+        if not muon:
+            raise ValueError("train.optimizer=muon found no trainable 2-D matrix under 'blocks.' to give Muon")
+        from .muon import MuonAdamW
+
+        # no weight decay on Muon's matrices: at its learning rate, 0.1 would shrink them by 0.2% a step
+        groups.append({"params": muon, "weight_decay": 0.0, "name": "muon", "muon": True, "lr": settings.muon_lr})
+        return MuonAdamW(groups, lr=settings.learning_rate, betas=betas, momentum=settings.muon_momentum)
     fused = device is not None and torch.device(device).type == "cuda"
-    return torch.optim.AdamW(groups, lr=settings.learning_rate, betas=(settings.beta1, settings.beta2),
-                             fused=fused or None)
+    return torch.optim.AdamW(groups, lr=settings.learning_rate, betas=betas, fused=fused or None)
 
 
 # ----------------------------------------------------------------------------------------------------
