@@ -21,6 +21,8 @@ may be shared, and one thread gives steadier times.
 
     python benchmarks/bench_decoding.py                                  # outputs/bench_demo/demo or outputs/demo
     python benchmarks/bench_decoding.py --model outputs/demo --examples 100 --spider-examples 0
+    python benchmarks/bench_decoding.py --model DIR --validation-examples 300 --examples 0 --spider-examples 0 \
+        --decoders greedy constrained_values_execution_guided     # how demo recipes were compared
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ import torch
 from t2sql_lib.ask import load_model_folder
 from t2sql_lib.generate import DECODERS, compare_decoding
 from t2sql_lib.paths import outputs_dir, spider_dir
+from t2sql_lib.sft import SFTDataset, sft_collator
 from t2sql_lib.synth import load_generated, new_training_questions
+from t2sql_lib.train import evaluate_loss
 
 
 def default_model() -> Path:
@@ -61,9 +65,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, metavar="DIR",
                         help="trained model folder (default: outputs/bench_demo/demo, else outputs/demo)")
-    parser.add_argument("--examples", type=int, default=200, help="held-out test questions (default: 200)")
+    parser.add_argument("--examples", type=int, default=200, help="held-out test questions (default: 200; 0: none)")
     parser.add_argument("--spider-examples", type=int, default=100,
                         help="Spider dev questions when Spider is present (default: 100; 0: none)")
+    parser.add_argument("--validation-examples", type=int, default=0,
+                        help="validation questions, with their SQL loss (default: 0, none): compares demo recipes "
+                             "without looking at the test databases")
     parser.add_argument("--seen-examples", type=int, default=0,
                         help="new questions about the training databases (default: 0, none)")
     parser.add_argument("--decoders", nargs="+", default=list(DECODERS), choices=list(DECODERS))
@@ -79,14 +86,25 @@ def main(argv: list[str] | None = None) -> None:
     n_synth = int(data.get("n_synth_examples", 20_000))
     print(f"model {path}: {cfg.n_layers} layers x {cfg.emb_dim} d_model, context {cfg.context_length}, "
           f"vocab {cfg.vocab_size}; {torch.get_num_threads()} thread(s); load average {os.getloadavg()[0]:.2f}")
-    test = load_generated(n_examples=n_synth, seed=seed)["test"][: args.examples]
-    dbs = sorted({e.db_id for e in test})
-    start = time.perf_counter()
-    rows = compare_decoding(loaded.model, loaded.tokenizer, test, args.decoders,
-                            progress=lambda line: print("  done:", line, flush=True))
-    print_table(f"held-out test databases {dbs} ({len(test)} questions, generated data seed {seed}, "
-                f"{n_synth} examples):", rows)
-    print(f"({time.perf_counter() - start:.0f} s)")
+    splits = load_generated(n_examples=n_synth, seed=seed)
+    if args.validation_examples:
+        val = splits["validation"][: args.validation_examples]
+        start = time.perf_counter()
+        sql_loss = evaluate_loss(loaded.model, SFTDataset(val, loaded.tokenizer, max_length=cfg.context_length),
+                                 batch_size=16, collate_fn=sft_collator(loaded.tokenizer))["val_loss"]
+        rows = compare_decoding(loaded.model, loaded.tokenizer, val, args.decoders,
+                                progress=lambda line: print("  done:", line, flush=True))
+        print_table(f"validation databases {sorted({e.db_id for e in val})} ({len(val)} questions; SQL loss "
+                    f"{sql_loss:.4f} per token, one prompt per question):", rows)
+        print(f"({time.perf_counter() - start:.0f} s)")
+    test = splits["test"][: args.examples]
+    if test:
+        start = time.perf_counter()
+        rows = compare_decoding(loaded.model, loaded.tokenizer, test, args.decoders,
+                                progress=lambda line: print("  done:", line, flush=True))
+        print_table(f"held-out test databases {sorted({e.db_id for e in test})} ({len(test)} questions, generated "
+                    f"data seed {seed}, {n_synth} examples):", rows)
+        print(f"({time.perf_counter() - start:.0f} s)")
 
     if args.seen_examples:
         seen = new_training_questions(n_synth, seed)[: args.seen_examples]
