@@ -4,8 +4,9 @@
 the blocks' matrices, ``train.optimizer=muon``, ``t2sql_lib.muon``) with a linear warm-up and cosine decay,
 gradient clipping and accumulation, evaluation every ``eval_every`` steps with early stopping on a named
 metric, mixed precision and ``torch.compile`` on GPUs, DDP under ``torchrun``, a ``tqdm`` progress bar,
-throughput (tokens/s) and model FLOPs utilisation every ``log_every`` steps, metrics as CSV/JSON under ``out_dir``, and checkpoints (``t2sql_lib.checkpoint``,
-at evaluations and every ``checkpoint_every_minutes``) from which a run resumes exactly where it stopped.
+throughput (tokens/s) and model FLOPs utilisation every ``log_every`` steps, metrics as CSV/JSON under
+``out_dir``, and checkpoints (``t2sql_lib.checkpoint``, at evaluations and every ``checkpoint_every_minutes``)
+from which a run resumes exactly where it stopped.
 
 Batches are ``(input_ids, target_ids)`` pairs of shape (batch, tokens); a target of ``-100`` is not
 scored, which is how chapter 5 trains on the SQL only (its collate function masks the prompt). The loss
