@@ -86,45 +86,35 @@ def main(argv: list[str] | None = None) -> None:
     n_synth = int(data.get("n_synth_examples", 20_000))
     print(f"model {path}: {cfg.n_layers} layers x {cfg.emb_dim} d_model, context {cfg.context_length}, "
           f"vocab {cfg.vocab_size}; {torch.get_num_threads()} thread(s); load average {os.getloadavg()[0]:.2f}")
+
+    def score(title: str, examples: list) -> None:
+        """Every decoder on ``examples``: a table under ``title`` and the time it took."""
+        start = time.perf_counter()
+        rows = compare_decoding(loaded.model, loaded.tokenizer, examples, args.decoders,
+                                progress=lambda line: print("  done:", line, flush=True))
+        print_table(title, rows)
+        print(f"({time.perf_counter() - start:.0f} s)")
+
     splits = load_generated(n_examples=n_synth, seed=seed)
     if args.validation_examples:
         val = splits["validation"][: args.validation_examples]
-        start = time.perf_counter()
         sql_loss = evaluate_loss(loaded.model, SFTDataset(val, loaded.tokenizer, max_length=cfg.context_length),
                                  batch_size=16, collate_fn=sft_collator(loaded.tokenizer))["val_loss"]
-        rows = compare_decoding(loaded.model, loaded.tokenizer, val, args.decoders,
-                                progress=lambda line: print("  done:", line, flush=True))
-        print_table(f"validation databases {sorted({e.db_id for e in val})} ({len(val)} questions; SQL loss "
-                    f"{sql_loss:.4f} per token, one prompt per question):", rows)
-        print(f"({time.perf_counter() - start:.0f} s)")
+        score(f"validation databases {sorted({e.db_id for e in val})} ({len(val)} questions; SQL loss "
+              f"{sql_loss:.4f} per token, one prompt per question):", val)
     test = splits["test"][: args.examples]
     if test:
-        start = time.perf_counter()
-        rows = compare_decoding(loaded.model, loaded.tokenizer, test, args.decoders,
-                                progress=lambda line: print("  done:", line, flush=True))
-        print_table(f"held-out test databases {sorted({e.db_id for e in test})} ({len(test)} questions, generated "
-                    f"data seed {seed}, {n_synth} examples):", rows)
-        print(f"({time.perf_counter() - start:.0f} s)")
-
+        score(f"held-out test databases {sorted({e.db_id for e in test})} ({len(test)} questions, generated "
+              f"data seed {seed}, {n_synth} examples):", test)
     if args.seen_examples:
         seen = new_training_questions(n_synth, seed)[: args.seen_examples]
-        start = time.perf_counter()
-        rows = compare_decoding(loaded.model, loaded.tokenizer, seen, args.decoders,
-                                progress=lambda line: print("  done:", line, flush=True))
-        print_table(f"training databases, new questions ({len(seen)}, generator seed {seed + 1}):", rows)
-        print(f"({time.perf_counter() - start:.0f} s)")
-
+        score(f"training databases, new questions ({len(seen)}, generator seed {seed + 1}):", seen)
     root = spider_dir()
     if args.spider_examples and root is not None:
         from t2sql_lib.spider import load_spider
 
         dev = load_spider(root, "dev")[: args.spider_examples]
-        start = time.perf_counter()
-        rows = compare_decoding(loaded.model, loaded.tokenizer, dev, args.decoders,
-                                progress=lambda line: print("  done:", line, flush=True))
-        print_table(f"Spider dev (first {len(dev)} questions; prompts longer than the context are cut at the front):",
-                    rows)
-        print(f"({time.perf_counter() - start:.0f} s)")
+        score(f"Spider dev (first {len(dev)} questions; prompts longer than the context are cut at the front):", dev)
     elif args.spider_examples:
         print("\nSpider dev: not found (looked for $T2SQL_SPIDER_DIR, data/raw/spider, ../shared/datasets/spider)")
 
