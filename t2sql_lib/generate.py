@@ -421,6 +421,9 @@ class SqlState(NamedTuple):
     word: str = ""  # the letters of the word being written, as written
     aliases: frozenset[str] = frozenset()
     depth: int = 0  # parentheses open
+    # what was written last: "table" (a table after FROM/JOIN: no "." may follow), "name" (another name, a number
+    # or quoted text: no "(" or number may follow either) or "" (anything else)
+    after: str = ""
 
 
 class SchemaConstraint:
@@ -428,7 +431,8 @@ class SchemaConstraint:
 
     A word after ``FROM``/``JOIN`` must be a table of the schema, a word after a dot a column of it, any other
     word a table, a column, a SQL keyword or function, ``T1``...``T9`` or an alias defined with ``AS``; numbers
-    and quoted text are free, and a ``)`` must close a ``(``. At each step a token is allowed when the text stays
+    and quoted text are free, only a function or a keyword opens a ``(`` and a ``)`` must close one, and no number
+    follows a name. At each step a token is allowed when the text stays
     valid with it: the words it completes are allowed and the word it leaves open starts an allowed one.
     ``<|endoftext|>`` is allowed only where the SQL may end (no open quote or parenthesis, no name missing). Masks are cached per state, so most steps cost a dictionary look-up. As in SQLite,
     non-ASCII characters belong to names, so outside quotes they must spell a name of the schema too. An alias
@@ -453,19 +457,21 @@ class SchemaConstraint:
         if not word:
             return state
         if word[0].isdigit():  # a number
-            return state._replace(word="", slot="any")
+            return state._replace(word="", slot="any", after="name")
         if state.slot == "alias":
-            return state._replace(word="", slot="any", aliases=state.aliases | {word})
+            return state._replace(word="", slot="any", aliases=state.aliases | {word}, after="name")
         allowed = self.words[state.slot] if state.slot in ("table", "column") else self.words["any"] | state.aliases
         if word not in allowed:
             return None
         slot = "table" if word in ("from", "join") else "alias" if word == "as" else "any"
-        return state._replace(word="", slot=slot)
+        # only a function or a keyword opens a parenthesis (COUNT(, IN (), never a table or a column: crops(
+        after = "table" if state.slot == "table" else "" if word in SQL_KEYWORDS or word in SQL_FUNCTIONS else "name"
+        return state._replace(word="", slot=slot, after=after)
 
     def _may_start(self, state: SqlState, word: str) -> bool:
         word = word.lower()
-        if word[0].isdigit():  # a number: only where a value may stand, not where a name must
-            return state.slot == "any"
+        if word[0].isdigit():  # a number: only where a value may stand, not where a name must, nor right after one
+            return state.slot == "any" and not state.after
         if state.slot == "alias":
             return True
         prefixes = self.prefixes[state.slot if state.slot in ("table", "column") else "any"]
@@ -478,7 +484,7 @@ class SchemaConstraint:
                 return None
             if state.mode != "code":  # quoted text is free; '' inside '...' closes and reopens, which is the same
                 if ch == ("'" if state.mode == "squote" else '"'):
-                    state = state._replace(mode="code", slot="any")
+                    state = state._replace(mode="code", slot="any", after="name")
                 continue
             if is_word_char(ch):
                 word = state.word + ch
@@ -494,6 +500,9 @@ class SchemaConstraint:
                 continue
             if ch not in _MAY_FOLLOW.get(state.slot, ch):  # e.g. "FROM ," or "T1.)": no name where one must be
                 return None
+            if (ch == "(" and state.after) or (ch == "." and state.after == "table"):  # crops( or FROM crops.name
+                return None
+            state = state._replace(after="")
             if ch in "'\"":
                 state = state._replace(mode="squote" if ch == "'" else "dquote")
             elif ch == ".":  # T1.name (a column follows), or the point of 3.5

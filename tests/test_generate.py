@@ -277,6 +277,21 @@ def test_constraint_refuses_names_the_schema_lacks(splits, tokenizer, vocab):
     assert c.advance(SqlState(), " SELECT T1.5 FROM x") is None  # nor a column
     assert c.advance(SqlState(), f" SELECT count(*)) FROM {table}") is None  # nothing to close
     assert c.advance(SqlState(), f" SELECT T1.* FROM {table} AS T1 WHERE {schema.tables[0].columns[0].name} IN (SELECT") is not None
+    column = schema.tables[0].columns[1].name
+    # only a function or a keyword opens a parenthesis, and a number never follows a name (the CPU demo wrote
+    # "FROM crops(growing_days)" or "FROM crops 101" for 72 of its 500 test questions, then "FROM crops.crop_id")
+    assert c.advance(SqlState(), f" SELECT COUNT(*) FROM {table}(") is None
+    assert c.advance(SqlState(), f" SELECT COUNT(*) FROM {table} (") is None
+    assert c.advance(SqlState(), f" SELECT {column}(") is None
+    assert c.advance(SqlState(), f" SELECT T1.{column}(") is None
+    assert c.advance(SqlState(), f" SELECT * FROM {table} WHERE {column} = 'x' (") is None
+    assert c.advance(SqlState(), f" SELECT COUNT(*) FROM {table} 101") is None
+    assert c.advance(SqlState(), f" SELECT * FROM {table} AS T1 101") is None
+    assert c.advance(SqlState(), f" SELECT {column} FROM {table}.{column}") is None  # a dot after FROM's table
+    assert c.advance(SqlState(), f" SELECT * FROM {table} JOIN {table}.") is None
+    assert c.advance(SqlState(), f" SELECT {table}.{column} FROM {table}") is not None  # table.column elsewhere
+    assert c.advance(SqlState(), f" SELECT MAX({column}), count (*) FROM {table} WHERE {column} IN (1, 2) "
+                                 f"AND EXISTS (SELECT 1) ORDER BY 1 LIMIT 3") is not None
     eos = vocab.eos_id
     assert not bool(c.allowed(c.state_of(f" SELECT * FROM {table} WHERE (1"))[eos])  # a parenthesis is open
     assert not bool(c.allowed(c.state_of(" SELECT * FROM"))[eos])  # a table must follow
