@@ -670,6 +670,7 @@ _DOMAIN_LIST: list[Domain] = [
                category("severity", ("low", "medium", "high", "critical"), weights=(4, 5, 2, 1)),
                category("status", ("open", "in review", "closed"), weights=(3, 1, 5)),
                integer("story_points", 1, 13, display="story points"),
+               real("hours_logged", 0.5, 60.0, 1, display="hours logged"),
                date("reported_on", "2022-01-01", "2024-12-31", display="report date")),
     )),
     Domain("port", "train", "a container and ferry port", (
