@@ -28,7 +28,7 @@ from .domains import DOMAINS, SPLITS, Domain, generate_rows
 from .patterns import PATTERNS, DbContext, Draft, TableData
 
 # Bump whenever domains, row generation or patterns change: it keys the caches.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 _SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "real": "REAL", "date": "DATE"}
 
