@@ -178,6 +178,10 @@ def _quotas(n_examples: int, n_databases: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(n_databases)]
 
 
+_NEW_QUESTION_TRIES = 24  # draws spent looking for a question not yet asked about this database
+_MAX_TRIES = 200  # draws before giving up: a pattern can fail many times in a row on a small database
+
+
 def generate_for_database(db: GeneratedDatabase, n: int, seed: int) -> list[tuple[Example, Draft]]:
     """``n`` examples for one database, each with the ``Draft`` (and so the Python answer) behind it.
 
@@ -196,7 +200,7 @@ def generate_for_database(db: GeneratedDatabase, n: int, seed: int) -> list[tupl
     seen: set[str] = set()
     out: list[tuple[Example, Draft]] = []
     for i in range(n):
-        for attempt in range(25):
+        for attempt in range(_MAX_TRIES):
             # cycle through the patterns so each gets its share; fall back to any pattern when this one
             # keeps failing or repeating (small tables run out of new COUNT(*) questions quickly)
             name = usable[i % len(usable)] if attempt < 5 else rng.choice(usable)
@@ -205,11 +209,11 @@ def generate_for_database(db: GeneratedDatabase, n: int, seed: int) -> list[tupl
                 continue
             k = rng.randrange(len(draft.questions))
             question = draft.questions[k]
-            if question in seen and attempt < 24:
+            if question in seen and attempt < _NEW_QUESTION_TRIES:  # then a repeat is better than nothing
                 continue
             break
         else:  # pragma: no cover - every usable pattern produced something during the probe
-            raise RuntimeError(f"{db.db_id}: no pattern produced an example in 25 tries")
+            raise RuntimeError(f"{db.db_id}: no pattern produced an example in {_MAX_TRIES} tries")
         seen.add(question)
         meta = {"pattern": name, "split": db.split, "phrasing": k}
         out.append((Example(question, draft.sql, db.db_id, db.path, db.schema, meta), draft))
