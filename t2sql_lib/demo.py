@@ -12,7 +12,7 @@
    the loss (``t2sql_lib.sft``); the laptop demo trains the blocks' matrices with Muon (chapter 4,
    ``t2sql_lib.muon``) and the rest with AdamW, which reaches in 2,000 steps a validation loss AdamW alone does not
    reach in 3,000. Half the training examples have some schema words renamed to made-up words (in
-   schema, question and SQL alike): with only 12 training databases, a model otherwise learns their table and
+   schema, question and SQL alike): with only 24 training databases, a model otherwise learns their table and
    column names by heart and writes them on any database; names it cannot know force it to copy from the prompt,
    which is what unseen databases need. The laptop demo reads each schema once for 8 questions about its database
    (``sft.SharedSchemaBatches`` and ``SharedSchemaLM``: each question sees the schema and itself only, so its loss
@@ -195,7 +195,7 @@ def build_tokenizer(kind: str, train_examples: Sequence[Example], vocab_size: in
     prompts and SQL, never validation or test); ``gpt2``: GPT-2's encoding plus the course's special tokens.
 
     ``renamed=True`` learns the merges from the same text with every schema word replaced by a made-up word
-    (``sft.augment_with_renaming`` at rate 1). Merges learned from twelve databases' text otherwise spend the
+    (``sft.augment_with_renaming`` at rate 1). Merges learned from the training databases' text otherwise spend the
     vocabulary on their table and column names: a training name is then one token and an unseen name five
     odd pieces, so what the model learns about copying names does not transfer. With the names renamed
     away, the merges are SQL, English and syllables, and training and unseen names are cut alike (the

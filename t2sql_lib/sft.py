@@ -122,7 +122,7 @@ def rename_schema_words(example: Example, rng: random.Random, word_prob: float =
     the same way in the schema, the question and the SQL (``loan_fee`` of ``loans`` becomes ``vabo_fee``
     of ``vabos``, and the question's "loan fee" becomes "vabo fee").
 
-    Why: a model trained on a dozen databases can learn their names by heart and write them whatever the
+    Why: a model trained on two dozen databases can learn their names by heart and write them whatever the
     schema says; on a new database it then writes names it never read. A name it cannot have memorised
     must be read from the prompt, which is what a new database asks for. Each lower-case word of two or
     more letters (except ``keep``) is renamed with probability ``word_prob``; singular and plural forms
