@@ -431,9 +431,9 @@ class SchemaConstraint:
 
     A word after ``FROM``/``JOIN`` must be a table of the schema, a word after a dot a column of it, any other
     word a table, a column, a SQL keyword or function, ``T1``...``T9`` or an alias defined with ``AS``; numbers
-    and quoted text are free, only a function or a keyword opens a ``(`` and a ``)`` must close one, and no number
-    follows a name. At each step a token is allowed when the text stays
-    valid with it: the words it completes are allowed and the word it leaves open starts an allowed one.
+    and quoted text are free, only a function or a keyword opens a ``(`` and a ``)`` must close one, no number
+    follows a name and no dot follows the table after ``FROM``/``JOIN``. At each step a token is allowed when the text
+    stays valid with it: the words it completes are allowed and the word it leaves open starts an allowed one.
     ``<|endoftext|>`` is allowed only where the SQL may end (no open quote or parenthesis, no name missing). Masks are cached per state, so most steps cost a dictionary look-up. As in SQLite,
     non-ASCII characters belong to names, so outside quotes they must spell a name of the schema too. An alias
     is known from its ``AS`` on: ``SELECT s.name FROM singer AS s`` is refused (``T1``... are always known).
