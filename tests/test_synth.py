@@ -25,7 +25,7 @@ from t2sql_lib.synth import (
     generate_examples,
     load_generated,
 )
-from t2sql_lib.synth.build import _generated_databases
+from t2sql_lib.synth.build import _generated_databases, generate_for_database
 
 N = 20_000
 
@@ -367,8 +367,6 @@ def test_new_training_questions_are_new_and_on_the_training_databases(tmp_path):
 def test_a_small_database_gives_many_questions_without_failing(databases):
     """Patterns can fail many draws in a row on a small database (university has 8 departments): 2,352 questions
     about it once raised "no pattern produced an example in 25 tries" (demo data with 2,352 per database)."""
-    from t2sql_lib.synth.build import generate_for_database
-
     out = generate_for_database(databases["university"], 2_400, seed=0)
     assert len(out) == 2_400
     questions = [ex.question for ex, _ in out]
