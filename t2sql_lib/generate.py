@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from t2sql_lib.attention import fused_attention
 from t2sql_lib.evaluate import evaluate
 from t2sql_lib.model import apply_rope
 from t2sql_lib.prompts import build_prompt
@@ -112,7 +113,7 @@ def forward_with_cache(model: nn.Module, ids: torch.Tensor, positions: torch.Ten
             v = torch.cat([cache[layer][1], v], dim=2)
         new_cache.append((k, v))
         causal = mask is None and cache is None and t > 1
-        context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)  # (b, heads, new, hd)
+        context = fused_attention(q, k, v, attn_mask=mask, is_causal=causal)  # (b, heads, new, hd)
         x = x + att.out_proj(context.transpose(1, 2).reshape(b, t, att.d_out))
         x = x + block.ff(block.norm2(x))
     head = getattr(model, "copy_head", None)

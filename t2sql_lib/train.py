@@ -246,19 +246,35 @@ def cuda_supports_bf16(device: torch.device | None = None) -> bool:
     return torch.cuda.is_available() and torch.cuda.get_device_capability(device)[0] >= 8
 
 
+def cpu_supports_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """Native bf16 matrix products on this CPU (AVX512-BF16 or AMX, e.g. AMD Zen 4 and later, Intel Xeon since
+    Cooper Lake), read from the Linux CPU flags; elsewhere bf16 is emulated, no faster than fp32, and this says no."""
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags))
+
+
 def resolve_precision(requested: str, device: torch.device | str) -> str:
     """``fp32``, ``bf16`` or ``fp16`` for ``requested`` on ``device``.
 
-    ``auto`` is bf16 on a GPU that has it, fp16 on one that does not, fp32 on a CPU. A CPU always
-    trains in fp32 (CPU autocast is slower than fp32 for these models), and bf16 asked of a GPU
-    without it falls back to fp16; both with a warning.
+    ``auto`` is bf16 on a GPU that has it, fp16 on one that does not, fp32 on a CPU. On a CPU, bf16 is used
+    only when asked for and native (``cpu_supports_bf16``): autocast then runs the matrix products in bf16
+    (faster steps for the CPU demo's model: ``benchmarks/bench_cpu_bf16.py``; attention stays fp32, see
+    ``attention.fused_attention``). Otherwise a CPU trains in fp32, and bf16 asked of a GPU without it falls
+    back to fp16; both with a warning.
     """
     if requested not in PRECISIONS:
         raise ValueError(f"precision {requested!r}: expected one of {PRECISIONS}")
     device = torch.device(device)
     if device.type != "cuda":
+        if requested == "bf16" and device.type == "cpu" and cpu_supports_bf16():
+            return "bf16"
         if requested in ("bf16", "fp16"):
-            warnings.warn(f"precision {requested} asked for on {device.type}: training in fp32", stacklevel=2)
+            why = "no native bf16 on this CPU" if requested == "bf16" and device.type == "cpu" else "not supported"
+            warnings.warn(f"precision {requested} asked for on {device.type} ({why}): training in fp32", stacklevel=2)
         return "fp32"
     if requested == "auto":
         return "bf16" if cuda_supports_bf16(device) else "fp16"

@@ -6,7 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from t2sql_lib.attention import MultiHeadAttention, NaiveMultiHeadAttention, merge_heads, split_heads
+from t2sql_lib.attention import (
+    MultiHeadAttention,
+    NaiveMultiHeadAttention,
+    fused_attention,
+    merge_heads,
+    split_heads,
+)
 
 
 def _pair(d_in, d_out, context_length, num_heads, dropout=0.0, qkv_bias=False, seed=0):
@@ -143,3 +149,18 @@ def test_mask_buffer_is_not_saved():
     layer = NaiveMultiHeadAttention(8, 8, 16, 0.0, 2)
     assert "mask" not in layer.state_dict()
     assert layer.mask.shape == (16, 16) and layer.mask.dtype == torch.bool
+
+
+def test_fused_attention_runs_in_fp32_under_cpu_bf16_autocast():
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 7, 8, requires_grad=True) for _ in range(3))
+    plain = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert torch.equal(fused_attention(q, k, v, is_causal=True), plain)  # outside autocast: SDPA itself
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        qb, kb, vb = (z.to(torch.bfloat16) for z in (q, k, v))  # what autocast's matmuls hand over
+        out = fused_attention(qb, kb, vb, is_causal=True)
+    assert out.dtype == torch.bfloat16  # the rest of the block stays in autocast's dtype
+    expected = torch.nn.functional.scaled_dot_product_attention(qb.float(), kb.float(), vb.float(), is_causal=True)
+    assert torch.equal(out, expected.to(torch.bfloat16))  # computed in fp32 from the bf16 inputs
+    out.float().sum().backward()
+    assert all(z.grad is not None and torch.isfinite(z.grad).all() for z in (q, k, v))

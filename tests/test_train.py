@@ -70,8 +70,14 @@ def test_optimizer_groups_decay_only_matrices():
 
 def test_precision_choice(monkeypatch):
     assert tr.resolve_precision("auto", "cpu") == "fp32"
-    with pytest.warns(UserWarning, match="fp32"):
+    monkeypatch.setattr(tr, "cpu_supports_bf16", lambda: False)
+    with pytest.warns(UserWarning, match="no native bf16 on this CPU.*fp32"):
         assert tr.resolve_precision("bf16", "cpu") == "fp32"
+    with pytest.warns(UserWarning, match="fp32"):
+        assert tr.resolve_precision("fp16", "cpu") == "fp32"
+    monkeypatch.setattr(tr, "cpu_supports_bf16", lambda: True)
+    assert tr.resolve_precision("bf16", "cpu") == "bf16"  # asked for, and native
+    assert tr.resolve_precision("auto", "cpu") == "fp32"  # never chosen for a CPU unasked
     with pytest.raises(ValueError, match="precision"):
         tr.resolve_precision("fp8", "cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
@@ -89,6 +95,26 @@ def test_setup_precision_on_cpu_is_plain_fp32():
     p = tr.setup_precision(settings(precision="auto"), torch.device("cpu"))
     assert p.name == "fp32" and p.dtype == torch.float32 and not p.scaler.is_enabled()
     assert isinstance(p.autocast(), type(tr.contextlib.nullcontext()))
+
+
+def test_cpu_bf16_is_read_from_the_cpu_flags(tmp_path):
+    with_it, without = tmp_path / "zen4", tmp_path / "old"
+    with_it.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n\n")
+    without.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n\n")
+    assert tr.cpu_supports_bf16(with_it) and not tr.cpu_supports_bf16(without)
+    assert not tr.cpu_supports_bf16(tmp_path / "missing")  # not Linux: no claim
+
+
+def test_bf16_training_on_a_cpu_tracks_fp32(tmp_path, monkeypatch):
+    """CPU autocast runs wherever PyTorch does (emulated where not native), so the bf16 path is tested everywhere."""
+    monkeypatch.setattr(tr, "cpu_supports_bf16", lambda: True)
+    fp32 = run(tmp_path, "fp32", precision="fp32", max_steps=6)
+    bf16 = run(tmp_path, "bf16", precision="bf16", max_steps=6)
+    assert bf16.precision == "bf16" and fp32.precision == "fp32"
+    assert bf16.losses == pytest.approx(fp32.losses, abs=0.05)  # bf16 rounding, same training
+    assert bf16.losses != fp32.losses  # and it did run in bf16
+    weights = load_checkpoint(bf16.out_dir / "checkpoints", model=tiny_gpt())
+    assert weights["step"] == 6  # weights and optimizer stay fp32: the checkpoint loads into an fp32 model
 
 
 def test_compile_only_on_gpu(monkeypatch):
