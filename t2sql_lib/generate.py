@@ -413,6 +413,11 @@ def is_word_char(ch: str) -> bool:
     return ch in _WORD_CHARS or ord(ch) > 127
 
 
+def _prefixes(words: set[str]) -> set[str]:
+    """Every non-empty start of every word: ``{"ab"}`` -> ``{"a", "ab"}``."""
+    return {w[:i] for w in words for i in range(1, len(w) + 1)}
+
+
 class SqlState(NamedTuple):
     """Where a SQL text stands, for the constraint: inside code or a quote, what the next word must be, the
     word being written, and the aliases defined so far (``AS t``)."""
@@ -423,17 +428,24 @@ class SqlState(NamedTuple):
     aliases: frozenset[str] = frozenset()
     depth: int = 0  # parentheses open
     # what was written last: "table" (a table after FROM/JOIN: no "." may follow), "name" (another name, a number
-    # or quoted text: no "(" or number may follow either) or "" (anything else)
+    # or quoted text: no "(", number or function may follow either), "point" (a number's ".": only digits may
+    # follow) or "" (anything else)
     after: str = ""
+    # the aliases this SELECT has bound to a table (FROM crops AS T1: ("t1", "crops")); the table just written after
+    # FROM/JOIN, which an AS may bind; after "T1." or "crops.", the table whose column must follow ("": any column)
+    bound: tuple[tuple[str, str], ...] = ()
+    last_table: str = ""
+    qualifier: str = ""
 
 
 class SchemaConstraint:
     """A logits processor that lets the model write, outside quotes, only words the SQL can mean on ``schema``.
 
-    A word after ``FROM``/``JOIN`` must be a table of the schema, a word after a dot a column of it, any other
-    word a table, a column, a SQL keyword or function, ``T1``...``T9`` or an alias defined with ``AS``; numbers
-    and quoted text are free, only a function or a keyword opens a ``(`` and a ``)`` must close one, no number
-    follows a name and no dot follows the table after ``FROM``/``JOIN``. At each step a token is allowed when the text
+    A word after ``FROM``/``JOIN`` must be a table of the schema, a word after a dot a column of it (of that table,
+    once ``FROM crops AS T1`` has bound ``T1`` in this SELECT), any other word a table, a column, a SQL keyword or
+    function, ``T1``...``T9`` or an alias defined with ``AS``; numbers and quoted text are free, only a function or a
+    keyword opens a ``(`` and a ``)`` must close one, no number or function follows a name and no dot follows the
+    table after ``FROM``/``JOIN``. At each step a token is allowed when the text
     stays valid with it: the words it completes are allowed and the word it leaves open starts an allowed one.
     ``<|endoftext|>`` is allowed only where the SQL may end (no open quote or parenthesis, no name missing). Masks are cached per state, so most steps cost a dictionary look-up. As in SQLite,
     non-ASCII characters belong to names, so outside quotes they must spell a name of the schema too. An alias
@@ -444,9 +456,14 @@ class SchemaConstraint:
         self.schema, self.vocab = schema, vocab
         tables = {t.name.lower() for t in schema.tables}
         columns = {c.name.lower() for t in schema.tables for c in t.columns}
+        # "after_name": a word right after a name, where no function may stand (weight_g integer, copied from the
+        # schema's column types); a function that is also a name of the schema stays allowed as that name
         self.words = {"table": tables, "column": columns,
-                      "any": tables | columns | SQL_KEYWORDS | SQL_FUNCTIONS | TABLE_ALIASES}
-        self.prefixes = {slot: {w[:i] for w in words for i in range(1, len(w) + 1)} for slot, words in self.words.items()}
+                      "any": tables | columns | SQL_KEYWORDS | SQL_FUNCTIONS | TABLE_ALIASES,
+                      "after_name": tables | columns | SQL_KEYWORDS | TABLE_ALIASES}
+        self.prefixes = {slot: _prefixes(words) for slot, words in self.words.items()}
+        self.table_columns = {t.name.lower(): {c.name.lower() for c in t.columns} for t in schema.tables}
+        self.table_prefixes = {t: _prefixes(cols) for t, cols in self.table_columns.items()}
         self._masks: dict[SqlState, torch.Tensor] = {}
         self._states: dict[str, SqlState | None] = {}
         # tokens that are one piece of a word ("name", "_id"): checked with one prefix look-up, not character by character
@@ -458,24 +475,40 @@ class SchemaConstraint:
         if not word:
             return state
         if word[0].isdigit():  # a number
-            return state._replace(word="", slot="any", after="name")
-        if state.slot == "alias":
-            return state._replace(word="", slot="any", aliases=state.aliases | {word}, after="name")
-        allowed = self.words[state.slot] if state.slot in ("table", "column") else self.words["any"] | state.aliases
-        if word not in allowed:
+            return state._replace(word="", slot="any", after="name", last_table="")
+        if state.slot == "alias":  # AS T1 after FROM crops binds T1 to crops
+            bound = state.bound + ((word, state.last_table),) if state.last_table else state.bound
+            return state._replace(word="", slot="any", aliases=state.aliases | {word}, after="name", bound=bound,
+                                  last_table="")
+        if word not in self._words(state):
             return None
         slot = "table" if word in ("from", "join") else "alias" if word == "as" else "any"
         # only a function or a keyword opens a parenthesis (COUNT(, IN (), never a table or a column: crops(
         after = "table" if state.slot == "table" else "" if word in SQL_KEYWORDS or word in SQL_FUNCTIONS else "name"
-        return state._replace(word="", slot=slot, after=after)
+        last_table = word if state.slot == "table" else state.last_table if word == "as" else ""
+        bound = () if word == "select" else state.bound  # each SELECT binds its own (T1 again after INTERSECT)
+        return state._replace(word="", slot=slot, after=after, last_table=last_table, bound=bound)
+
+    def _words(self, state: SqlState) -> set[str]:
+        """The words that may stand in ``state``'s slot (the aliases of ``AS`` included where any word may)."""
+        if state.slot == "column":
+            return self.table_columns.get(state.qualifier, self.words["column"])
+        if state.slot == "table":
+            return self.words["table"]
+        return self.words["after_name" if state.after else "any"] | state.aliases
 
     def _may_start(self, state: SqlState, word: str) -> bool:
         word = word.lower()
+        if state.after == "point":  # after "3." only the digits of 3.5
+            return word.isdigit()
         if word[0].isdigit():  # a number: only where a value may stand, not where a name must, nor right after one
             return state.slot == "any" and not state.after
         if state.slot == "alias":
             return True
-        prefixes = self.prefixes[state.slot if state.slot in ("table", "column") else "any"]
+        if state.slot == "column" and state.qualifier in self.table_prefixes:
+            return word in self.table_prefixes[state.qualifier]
+        prefixes = self.prefixes[state.slot if state.slot in ("table", "column") else
+                                 "after_name" if state.after else "any"]
         return word in prefixes or (state.slot == "any" and any(a.startswith(word) for a in state.aliases))
 
     def advance(self, state: SqlState | None, text: str) -> SqlState | None:
@@ -493,7 +526,7 @@ class SchemaConstraint:
                     return None
                 state = state._replace(word=word)
                 continue
-            after_number = state.word[:1].isdigit()
+            closing = state.word.lower()
             state = self._close_word(state)
             if state is None:
                 return None
@@ -503,11 +536,14 @@ class SchemaConstraint:
                 return None
             if (ch == "(" and state.after) or (ch == "." and state.after == "table"):  # crops( or FROM crops.name
                 return None
-            state = state._replace(after="")
+            state = state._replace(after="", qualifier="", last_table="")
             if ch in "'\"":
                 state = state._replace(mode="squote" if ch == "'" else "dquote")
-            elif ch == ".":  # T1.name (a column follows), or the point of 3.5
-                state = state._replace(slot="any" if after_number else "column")
+            elif ch == "." and closing[:1].isdigit():  # the point of 3.5: its digits follow, not a name (152.order_id)
+                state = state._replace(slot="any", after="point")
+            elif ch == ".":  # T1.name: a column follows, of T1's table once this SELECT has bound it
+                table = dict(state.bound).get(closing, closing if closing in self.table_columns else "")
+                state = state._replace(slot="column", qualifier=table)
             elif ch == "(":
                 state = state._replace(slot="any", depth=state.depth + 1)
             elif ch == ")":
@@ -594,12 +630,31 @@ def question_values(question: str) -> tuple[tuple[str, ...], frozenset[str]]:
     return tuple(texts), numbers
 
 
+_ENDINGS = ("s", "es", "ed", "ing")  # what a value may leave off a question's word: 'dog' from "dogs" (Spider's)
+
+
+def _word_edge(text: str, i: int) -> bool:
+    """Whether position ``i`` of ``text`` is not inside a word of letters and digits, where a ``-`` or ``.`` between
+    two of them joins them (``"season"``: 0 and 6 are, 3 is not; ``"‘Smith’"``: 1 is; ``"1988-10-20"``: only 0 and
+    10 are)."""
+    if i <= 0 or i >= len(text):
+        return True
+
+    def joined(j: int) -> bool:  # text[j] belongs to the word around it
+        if text[j].isalnum():
+            return True
+        return text[j] in "-." and 0 < j < len(text) - 1 and text[j - 1].isalnum() and text[j + 1].isalnum()
+
+    return not (joined(i - 1) and joined(i))
+
+
 class ValueConstraint:
     """A ``SchemaConstraint`` that also makes quoted values and numbers come from ``question`` (``question_values``).
 
     Inside ``'...'`` the text written so far, less one ``%`` at each end, must be a piece of one of the question's
-    texts (ignoring case), or the start of a ``strftime`` format; the closing quote is allowed once it is a whole,
-    non-empty value. Outside quotes a word that starts with a digit must be the start of one of the question's
+    texts (ignoring case) that begins where a word begins, or the start of a ``strftime`` format; the closing quote
+    is allowed once it is a whole, non-empty value that ends where a word ends, or before an ending "s", "es", "ed"
+    or "ing" (``'autumn'``; ``'dog'`` from "dogs"; not ``'so'`` out of "season" nor ``'aut'``). Outside quotes a word that starts with a digit must be the start of one of the question's
     numbers, and end as one of them. Names, keywords and the rest are the wrapped constraint's business. Masks are
     cached per state and value written so far.
     """
@@ -614,8 +669,23 @@ class ValueConstraint:
         """Whether ``value`` (the text inside the quotes) may be written so far, or, ``closed``, may end there."""
         core = value.lower().removeprefix("%").removesuffix("%")  # LIKE's wildcards at the ends are not the question's
         if closed:
-            return (bool(core) and any(core in t for t in self.texts)) or bool(STRFTIME_FORMAT.fullmatch(value))
-        return any(core in t for t in self.texts) or bool(_STRFTIME_START.fullmatch(value))
+            return (bool(core) and self.in_question(core, whole=True)) or bool(STRFTIME_FORMAT.fullmatch(value))
+        # after a closing %, only the quote can follow: 'D%' from "does" is a dead end, refused before it is written
+        whole = bool(core) and value.endswith("%")
+        return self.in_question(core, whole=whole) or bool(_STRFTIME_START.fullmatch(value))
+
+    def in_question(self, piece: str, whole: bool) -> bool:
+        """Whether ``piece`` (lower case) occurs in a question text starting at a word's start and, ``whole``, ending
+        at a word's end or before one of ``_ENDINGS``."""
+        for text in self.texts:
+            start = text.find(piece)
+            while start >= 0:
+                end = start + len(piece)
+                if _word_edge(text, start) and (not whole or _word_edge(text, end) or any(
+                        text.startswith(e, end) and _word_edge(text, end + len(e)) for e in _ENDINGS)):
+                    return True
+                start = text.find(piece, start + 1)
+        return False
 
     def text_ok(self, mode: str, value: str, word: str, text: str) -> bool:
         """Whether ``text`` may follow, from a quote ``mode`` with ``value`` written in it, or a ``word`` begun."""
