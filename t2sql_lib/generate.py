@@ -420,7 +420,7 @@ def _prefixes(words: set[str]) -> set[str]:
 
 class SqlState(NamedTuple):
     """Where a SQL text stands, for the constraint: inside code or a quote, what the next word must be, the
-    word being written, and the aliases defined so far (``AS t``)."""
+    word being written, the aliases defined so far (``AS t``) and the tables this SELECT bound them to."""
 
     mode: str = "code"  # "code", "squote" (inside '...'), "dquote" (inside "...")
     slot: str = "any"  # "table" (after FROM/JOIN), "column" (after a dot), "alias" (after AS) or "any"
@@ -654,8 +654,8 @@ class ValueConstraint:
     Inside ``'...'`` the text written so far, less one ``%`` at each end, must be a piece of one of the question's
     texts (ignoring case) that begins where a word begins, or the start of a ``strftime`` format; the closing quote
     is allowed once it is a whole, non-empty value that ends where a word ends, or before an ending "s", "es", "ed"
-    or "ing" (``'autumn'``; ``'dog'`` from "dogs"; not ``'so'`` out of "season" nor ``'aut'``). Outside quotes a word that starts with a digit must be the start of one of the question's
-    numbers, and end as one of them. Names, keywords and the rest are the wrapped constraint's business. Masks are
+    or "ing" (``'autumn'``; ``'dog'`` from "dogs"; not ``'so'`` out of "season" nor ``'aut'``). Outside quotes a
+    word that starts with a digit must be the start of one of the question's numbers, and end as one of them. Names, keywords and the rest are the wrapped constraint's business. Masks are
     cached per state and value written so far.
     """
 
