@@ -14,8 +14,8 @@
    reach in 3,000, in bf16 where the CPU multiplies bf16 natively (``train.precision=bf16``). Half the training
    examples have some schema words renamed to made-up words (in schema, question and SQL alike): with only 24
    training databases, a model otherwise learns their table and column names by heart and writes them on any
-   database; names it cannot know force it to copy from the prompt, which is what unseen databases need. The laptop demo reads each schema once for 8 questions about its database
-   (``sft.SharedSchemaBatches`` and ``SharedSchemaLM``: each question sees the schema and itself only, so its loss
+   database; names it cannot know force it to copy from the prompt, which is what unseen databases need. The laptop
+   demo reads each schema once for 8 questions about its database (``sft.SharedSchemaBatches`` and ``SharedSchemaLM``: each question sees the schema and itself only, so its loss
    is that of its own prompt) with one renaming per group: 95 tokens read per question instead of 284, 1.9x the
    questions per second; other presets give every question its prompt, in batches of similar lengths. Every
    ``eval_every`` steps the loss on the validation databases' SQL and the execution accuracy of greedy SQL on a
@@ -94,7 +94,7 @@ DEMO_OVERRIDES: tuple[str, ...] = (
     # validation questions against 45.3%
     "train.min_lr_ratio=0.3",
     # bf16 matrix products where the CPU has them natively (train.cpu_supports_bf16; elsewhere the engine warns and
-    # trains in fp32): 1.29x faster steps on 1 core of this project's machine, 1.08x on 2 (bench_cpu_bf16.py)
+    # trains in fp32): 1.29x faster steps on 1 core of this project's machine, 1.08-1.23x on 2 (bench_cpu_bf16.py)
     "train.precision=bf16",
     # with the schema read once per 8 questions (DEMO_SHARED_SCHEMA) a step is ~1.9x cheaper; 2,000 steps fit the
     # budget with Muon's extra cost (on the twelve training databases of generator version 1 the validation loss rose
