@@ -15,8 +15,9 @@
    examples have some schema words renamed to made-up words (in schema, question and SQL alike): with only 24
    training databases, a model otherwise learns their table and column names by heart and writes them on any
    database; names it cannot know force it to copy from the prompt, which is what unseen databases need. The laptop
-   demo reads each schema once for 8 questions about its database (``sft.SharedSchemaBatches`` and ``SharedSchemaLM``: each question sees the schema and itself only, so its loss
-   is that of its own prompt) with one renaming per group: 95 tokens read per question instead of 284, 1.9x the
+   demo reads each schema once for 8 questions about its database (``sft.SharedSchemaBatches`` and
+   ``SharedSchemaLM``: each question sees the schema and itself only, so its loss is that of its own prompt) with
+   one renaming per group: 95 tokens read per question instead of 284, 1.9x the
    questions per second; other presets give every question its prompt, in batches of similar lengths. Every
    ``eval_every`` steps the loss on the validation databases' SQL and the execution accuracy of greedy SQL on a
    fixed subset of them are logged; the loss picks the best checkpoint and stops the run when it stops improving.
