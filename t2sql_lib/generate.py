@@ -436,6 +436,10 @@ class SqlState(NamedTuple):
     bound: tuple[tuple[str, str], ...] = ()
     last_table: str = ""
     qualifier: str = ""
+    # ON A.x = B.y: "left" (A.x comes next), "eq" (A.x was a join key: its "=" comes next), "right" (B.y comes next)
+    # or "" (elsewhere, or once nothing more is ruled); join_key: A.x as "table.column" while it rules B.y
+    on: str = ""
+    join_key: str = ""
 
 
 class SchemaConstraint:
@@ -445,7 +449,8 @@ class SchemaConstraint:
     once ``FROM crops AS T1`` has bound ``T1`` in this SELECT), any other word a table, a column, a SQL keyword or
     function, ``T1``...``T9`` or an alias defined with ``AS``; numbers and quoted text are free, only a function or a
     keyword opens a ``(`` and a ``)`` must close one, no number or function follows a name and no dot follows the
-    table after ``FROM``/``JOIN``. At each step a token is allowed when the text
+    table after ``FROM``/``JOIN``. In ``ON A.x = B.y`` a column at either end of a declared foreign key must meet
+    the other end or a column of its own name (``_joins``). At each step a token is allowed when the text
     stays valid with it: the words it completes are allowed and the word it leaves open starts an allowed one.
     ``<|endoftext|>`` is allowed only where the SQL may end (no open quote or parenthesis, no name missing). Masks are cached per state, so most steps cost a dictionary look-up. As in SQLite,
     non-ASCII characters belong to names, so outside quotes they must spell a name of the schema too. An alias
@@ -464,6 +469,13 @@ class SchemaConstraint:
         self.prefixes = {slot: _prefixes(words) for slot, words in self.words.items()}
         self.table_columns = {t.name.lower(): {c.name.lower() for c in t.columns} for t in schema.tables}
         self.table_prefixes = {t: _prefixes(cols) for t, cols in self.table_columns.items()}
+        # each end of each declared foreign key, as "table.column", with the other ends it meets
+        self.partners: dict[str, set[str]] = {}
+        for fk in schema.foreign_keys:
+            a, b = f"{fk.table}.{fk.column}".lower(), f"{fk.ref_table}.{fk.ref_column}".lower()
+            self.partners.setdefault(a, set()).add(b)
+            self.partners.setdefault(b, set()).add(a)
+        self._join_columns: dict[tuple, tuple[set[str], set[str]]] = {}
         self._masks: dict[SqlState, torch.Tensor] = {}
         self._states: dict[str, SqlState | None] = {}
         # tokens that are one piece of a word ("name", "_id"): checked with one prefix look-up, not character by character
@@ -475,7 +487,7 @@ class SchemaConstraint:
         if not word:
             return state
         if word[0].isdigit():  # a number
-            return state._replace(word="", slot="any", after="name", last_table="")
+            return state._replace(word="", slot="any", after="name", last_table="", on="", join_key="")
         if state.slot == "alias":  # AS T1 after FROM crops binds T1 to crops
             bound = state.bound + ((word, state.last_table),) if state.last_table else state.bound
             return state._replace(word="", slot="any", aliases=state.aliases | {word}, after="name", bound=bound,
@@ -487,12 +499,61 @@ class SchemaConstraint:
         after = "table" if state.slot == "table" else "" if word in SQL_KEYWORDS or word in SQL_FUNCTIONS else "name"
         last_table = word if state.slot == "table" else state.last_table if word == "as" else ""
         bound = () if word == "select" else state.bound  # each SELECT binds its own (T1 again after INTERSECT)
-        return state._replace(word="", slot=slot, after=after, last_table=last_table, bound=bound)
+        on, join_key = self._join_step(state, word)
+        return state._replace(word="", slot=slot, after=after, last_table=last_table, bound=bound, on=on,
+                              join_key=join_key)
+
+    def _join_step(self, state: SqlState, word: str) -> tuple[str, str]:
+        """``ON A.x = B.y`` once ``word`` is written: ON starts it, A and B (an alias or a table) keep it, A.x moves it
+        to its "=" if x is a join key, B.y ends it; any other word ends it too (``ON x = y``, ``ON T1.x IN ...``)."""
+        if word == "on":
+            return "left", ""
+        if state.slot == "column":
+            key = f"{state.qualifier}.{word}"
+            return ("eq", key) if state.on == "left" and key in self.partners else ("", "")
+        if state.on in ("left", "right") and (word in state.aliases or word in TABLE_ALIASES or word in self.table_columns):
+            return state.on, state.join_key
+        return "", ""
+
+    def _joins(self, column: str, state: SqlState) -> bool:
+        """Whether ``column`` ("table.column") may stand at its end of ``ON A.x = B.y``. A column in no declared
+        foreign key joins anything (Spider joins ``flights.Airline = airlines.uid`` and declares no key). A key, as A.x,
+        must meet the other end of one of its keys, or a column of its own name, in another table of this SELECT
+        (``FROM rooms AS T1 JOIN hotels AS T2 ON T1.room_id`` is refused: no column of hotels meets rooms.room_id); as
+        B.y, it must meet A.x that way."""
+        if column not in self.partners:
+            return True
+        if state.on == "right":
+            return self._meet(state.join_key, column)
+        table = column.split(".")[0]
+        others = [t for _, t in state.bound]  # the tables this SELECT bound, less A's own (a self-join keeps one)
+        if table in others:
+            others.remove(table)
+        others = others or [t for t in self.table_columns if t != table]  # no aliases: any other table
+        return any(self._meet(column, f"{t}.{c}") for t in others for c in self.table_columns.get(t, ()))
+
+    def _meet(self, a: str, b: str) -> bool:
+        """Whether columns ``a`` and ``b`` ("table.column") are the two ends of a declared key, or share a name."""
+        return b in self.partners.get(a, ()) or a.split(".", 1)[1] == b.split(".", 1)[1]
+
+    def columns_after_dot(self, state: SqlState) -> tuple[set[str], set[str]]:
+        """The columns that may follow ``T1.`` in ``state``, and their prefixes: those of ``T1``'s table (the schema's
+        when it is unknown), less, at either end of ``ON A.x = B.y``, the keys ``_joins`` refuses."""
+        table = state.qualifier
+        if table not in self.table_columns:
+            return self.words["column"], self.prefixes["column"]
+        if state.on not in ("left", "right"):
+            return self.table_columns[table], self.table_prefixes[table]
+        key = (table, state.on, state.join_key, state.bound)
+        if key not in self._join_columns:
+            columns = {c for c in self.table_columns[table] if self._joins(f"{table}.{c}", state)}
+            self._join_columns[key] = (columns, _prefixes(columns))
+        return self._join_columns[key]
 
     def _words(self, state: SqlState) -> set[str]:
         """The words that may stand in ``state``'s slot (the aliases of ``AS`` included where any word may)."""
         if state.slot == "column":
-            return self.table_columns.get(state.qualifier, self.words["column"])
+            return self.columns_after_dot(state)[0]
         if state.slot == "table":
             return self.words["table"]
         return self.words["after_name" if state.after else "any"] | state.aliases
@@ -505,8 +566,8 @@ class SchemaConstraint:
             return state.slot == "any" and not state.after
         if state.slot == "alias":
             return True
-        if state.slot == "column" and state.qualifier in self.table_prefixes:
-            return word in self.table_prefixes[state.qualifier]
+        if state.slot == "column":
+            return word in self.columns_after_dot(state)[1]
         prefixes = self.prefixes[state.slot if state.slot in ("table", "column") else
                                  "after_name" if state.after else "any"]
         return word in prefixes or (state.slot == "any" and any(a.startswith(word) for a in state.aliases))
@@ -536,6 +597,9 @@ class SchemaConstraint:
                 return None
             if (ch == "(" and state.after) or (ch == "." and state.after == "table"):  # crops( or FROM crops.name
                 return None
+            if state.on and ch != ".":  # ON A.x = B.y goes on through its dots and its "=", and ends at anything else
+                right = ch == "=" and state.on == "eq"
+                state = state._replace(on="right" if right else "", join_key=state.join_key if right else "")
             state = state._replace(after="", qualifier="", last_table="")
             if ch in "'\"":
                 state = state._replace(mode="squote" if ch == "'" else "dquote")
@@ -664,6 +728,23 @@ class ValueConstraint:
         self.texts, self.numbers = question_values(question)
         self.number_starts = {n[:i] for n in self.numbers for i in range(1, len(n) + 1)}
         self._masks: dict[tuple[SqlState, str], torch.Tensor] = {}
+        self._quote_tokens: torch.Tensor | None = None
+
+    @property
+    def quote_tokens(self) -> torch.Tensor:
+        """(vocab,) bool: the tokens that may go on a value inside ``'...'``, found once per question. The text a
+        token writes before any quote must be a piece of a question text: inside a value that does not start with
+        ``%``, no other token can pass ``value_ok``, so only these are checked character by character. Tokens with a
+        ``%`` (a wildcard, a ``strftime`` format) or non-ASCII text (whose lower case may depend on what precedes it)
+        are kept for the full check."""
+        if self._quote_tokens is None:
+            keep = []
+            for text in self.vocab.texts:
+                piece = (text or "").split("'")[0]
+                keep.append(bool(text) and ("%" in piece or not piece.isascii()
+                                            or any(piece.lower() in t for t in self.texts)))
+            self._quote_tokens = torch.tensor(keep, dtype=torch.bool)
+        return self._quote_tokens
 
     def value_ok(self, value: str, closed: bool) -> bool:
         """Whether ``value`` (the text inside the quotes) may be written so far, or, ``closed``, may end there."""
@@ -719,7 +800,9 @@ class ValueConstraint:
         if mask is None:
             mask = self.inner.allowed(state).clone()
             check = mask  # inside '...' or a number every token may break a rule; elsewhere only digits and quotes
-            if state.mode != "squote" and not state.word[:1].isdigit():
+            if state.mode == "squote" and not value.startswith("%"):
+                mask &= self.quote_tokens  # the others are refused at once (quote_tokens)
+            elif state.mode != "squote" and not state.word[:1].isdigit():
                 check = mask & self.vocab.value_tokens
             for i in check.nonzero().flatten().tolist():
                 text = self.vocab.texts[i]  # special tokens have none: <|endoftext|> is ruled on below

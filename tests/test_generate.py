@@ -385,7 +385,7 @@ def test_constraint_reads_aliases_bound_in_this_select(splits, vocab):
     a_cols = {col.name.lower() for col in a.columns}
     only_b = next(col.name for col in b.columns if col.name.lower() not in a_cols)
     in_a = a.columns[0].name
-    join = f" SELECT * FROM {a.name} AS T1 JOIN {b.name} AS T2 ON"
+    join = f" SELECT * FROM {a.name} AS T1 JOIN {b.name} AS T2 WHERE"  # ON's own rule is the next test's
     assert c.advance(SqlState(), f"{join} T1.{in_a} = T2.{only_b}") is not None
     assert c.advance(SqlState(), f"{join} T1.{only_b}") is None  # T1 is {a.name}, which lacks it
     assert c.advance(SqlState(), f"{join} T2.{only_b} = 1 AND {a.name}.{only_b}") is None  # a table name qualifies too
@@ -400,6 +400,44 @@ def test_constraint_reads_aliases_bound_in_this_select(splits, vocab):
     # after a number's point only its digits: "> 152.order_id" is a name copied into a number
     assert c.advance(SqlState(), f" SELECT * FROM {a.name} WHERE {in_a} > 152.{in_a}") is None
     assert c.advance(SqlState(), f" SELECT * FROM {a.name} WHERE {in_a} > 152.6 AND {in_a} < 3") is not None
+
+
+def test_constraint_joins_on_declared_keys(vocab):
+    """In ON A.x = B.y a column at an end of a declared foreign key meets its other end or a column of its own name
+    in another table of the SELECT; a column in no key joins anything. The CPU demo's model wrote "rooms AS T1 JOIN
+    hotels AS T2 ON T1.room_id = T2.hotel_id" in 60 of its 186 wrong test answers."""
+    from t2sql_lib.schema import Column, ForeignKey, Schema, Table
+
+    schema = Schema("lodging", (
+        Table("hotels", (Column("hotel_id", "integer"), Column("name"), Column("manager_id", "integer"))),
+        Table("rooms", (Column("room_id", "integer"), Column("hotel_id", "integer"), Column("kind"))),
+        Table("staff", (Column("staff_id", "integer"), Column("name"))),
+        Table("bookings", (Column("booking_id", "integer"), Column("room_id", "integer")))),
+        foreign_keys=(ForeignKey("rooms", "hotel_id", "hotels", "hotel_id"),
+                      ForeignKey("hotels", "manager_id", "staff", "staff_id"),
+                      ForeignKey("bookings", "room_id", "rooms", "room_id")))
+    c = SchemaConstraint(schema, vocab)
+
+    def ok(sql: str) -> bool:
+        state = c.advance(SqlState(), " " + sql)
+        return state is not None and c.may_end(state)
+
+    rooms_hotels = "SELECT * FROM rooms AS T1 JOIN hotels AS T2 ON"
+    assert ok(f"{rooms_hotels} T1.hotel_id = T2.hotel_id")
+    assert not ok(f"{rooms_hotels} T1.room_id = T2.hotel_id")  # rooms.room_id meets bookings.room_id only
+    assert c.advance(SqlState(), f" {rooms_hotels} T1.room_id") is None  # refused as soon as it is written
+    assert not ok(f"{rooms_hotels} T1.hotel_id = T2.manager_id")  # a key, but not this one's other end
+    assert ok(f"{rooms_hotels} T1.kind = T2.manager_id")  # kind is in no key: anything goes
+    hotels_staff = "SELECT T2.name FROM hotels AS T1 JOIN staff AS T2 ON"
+    assert ok(f"{hotels_staff} T1.manager_id = T2.staff_id") and ok(f"{hotels_staff} T2.staff_id = T1.manager_id")
+    assert ok("SELECT * FROM rooms JOIN hotels ON rooms.hotel_id = hotels.hotel_id")  # table names qualify too
+    assert not ok("SELECT * FROM rooms JOIN hotels ON rooms.hotel_id = hotels.manager_id")
+    # a self-join meets a column of its own table; after ON's pair the rule is over
+    assert ok("SELECT * FROM hotels AS T1 JOIN hotels AS T2 ON T1.hotel_id = T2.hotel_id")
+    assert ok(f"{rooms_hotels} T1.hotel_id = T2.hotel_id WHERE T1.room_id = T2.hotel_id")
+    state = c.advance(SqlState(), f" {rooms_hotels} T1.hotel_id = T2.")
+    assert (state.on, state.join_key, state.qualifier) == ("right", "rooms.hotel_id", "hotels")
+    assert c.advance(state, "hotel_id").on == "right" and c.advance(state, "hotel_id ").on == ""
 
 
 def test_spider_gold_sql_passes_the_constraint(spider):
@@ -482,6 +520,28 @@ def test_value_constraint_accepts_values_from_the_question_only(tokenizer, split
     assert not bool(vc.allowed(state, "")[vocab.eos_id])
     state = vc.inner.state_of(f" SELECT {column} FROM {table} WHERE {column} > 360")
     assert bool(vc.allowed(state, "")[vocab.eos_id])
+
+
+def test_quote_prefilter_changes_no_mask(splits, tokenizer):
+    """``quote_tokens`` only skips work: inside every quote of the test split's gold SQL (and of some values the
+    question cannot give), the mask is the one found by checking every token character by character."""
+    from t2sql_lib.generate import ValueConstraint
+
+    vocab = TokenVocab.from_tokenizer(tokenizer)
+    checked = 0
+    for ex in [e for e in splits["test"] if "'" in e.sql][:12]:
+        fast = ValueConstraint(SchemaConstraint(ex.schema, vocab), ex.question)
+        slow = ValueConstraint(fast.inner, ex.question)
+        slow._quote_tokens = torch.ones(len(vocab.texts), dtype=torch.bool)  # every token checked in full
+        assert bool((fast.quote_tokens <= slow.quote_tokens).all())
+        quote = ex.sql.index("'")
+        for written in [ex.sql[:i] for i in range(quote + 1, len(ex.sql)) if ex.sql[:i].count("'") % 2 == 1] + [
+                ex.sql[:quote + 1] + "zq", ex.sql[:quote + 1] + "%", ex.sql[:quote + 1] + "%Y-"]:
+            state = fast.inner.state_of(" " + written)
+            value = written[written.rfind("'") + 1:]
+            assert torch.equal(fast.allowed(state, value), slow.allowed(state, value)), written
+            checked += 1
+    assert checked > 20
 
 
 def test_gold_queries_pass_the_value_constraint(splits, spider):
