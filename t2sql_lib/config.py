@@ -63,6 +63,7 @@ class TrainSettings:
     early_stopping_patience: int = 0  # evaluations without improvement before stopping (0: never stop early)
     log_every: int = 0  # steps between printed throughput lines (tokens/s, model FLOPs utilisation); 0: none
     checkpoint_every_minutes: float = 0.0  # also checkpoint after this much wall time (0: only at evaluations)
+    ema_decay: float = 0.0  # > 0: evaluate and keep an exponential moving average of the weights (t2sql_lib.ema)
 
 
 @dataclass

@@ -6,7 +6,8 @@ gradient clipping and accumulation, evaluation every ``eval_every`` steps with e
 metric, mixed precision and ``torch.compile`` on GPUs, DDP under ``torchrun``, a ``tqdm`` progress bar,
 throughput (tokens/s) and model FLOPs utilisation every ``log_every`` steps, metrics as CSV/JSON under
 ``out_dir``, and checkpoints (``t2sql_lib.checkpoint``, at evaluations and every ``checkpoint_every_minutes``)
-from which a run resumes exactly where it stopped.
+from which a run resumes exactly where it stopped. With ``ema_decay`` > 0 an exponential moving average of the
+weights (``t2sql_lib.ema``) is what gets evaluated, checkpointed as the model, and left in the model at the end.
 
 Batches are ``(input_ids, target_ids)`` pairs of shape (batch, tokens); a target of ``-100`` is not
 scored, which is how chapter 5 trains on the SQL only (its collate function masks the prompt). The loss
@@ -58,6 +59,7 @@ from .distributed import (
     unwrap_model,
     wrap_ddp,
 )
+from .ema import EMA
 from .lm_data import SlidingWindowDataset
 from .paths import outputs_dir
 
@@ -660,6 +662,10 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
       Under DDP, rank 0 evaluates alone (``eval_fn`` must not call collectives) and shares the metrics.
       A checkpoint (``out_dir/checkpoints``) is written at each evaluation, at ``stop_at_step``, and once
       ``settings.checkpoint_every_minutes`` of wall time have passed since the last one (rank 0's clock decides).
+    - ``settings.ema_decay`` > 0: an exponential moving average of the weights (``t2sql_lib.ema.EMA``), updated
+      after every optimizer step, is what the evaluations score and what a checkpoint holds as its model (the
+      trained weights travel in its state, so a resumed run goes on from them); at the end the model holds the
+      average.
     - Every ``settings.log_every`` steps a line gives the interval's loss, tokens/s and model FLOPs
       utilisation (``peak_flops``); the CSV log has both for every step.
     - ``resume_from``: a checkpoint folder or checkpoints root, ``True`` for ``out_dir/checkpoints`` (a fresh
@@ -681,6 +687,7 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
         raise ValueError("batch_size, grad_accum_steps and max_steps must be at least 1")
 
     raw = unwrap_model(model).to(dev)
+    ema = EMA(raw, settings.ema_decay) if settings.ema_decay > 0 else None
     precision = setup_precision(settings, dev)
     optimizer = build_optimizer(raw, settings, dev)
     schedule = WarmupCosine(settings.warmup_steps, settings.max_steps, settings.min_lr_ratio)
@@ -696,6 +703,14 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
     if resume_path is not None:
         ckpt = load_checkpoint(resume_path, model=raw, map_location="cpu")
         state = ckpt["state"]
+        if "ema" in state:  # the checkpoint's model is the average: the trained weights are in its state
+            if ema is not None:
+                ema.load_state_dict(state["ema"], raw.state_dict())
+            raw.load_state_dict(state["ema"]["trained"])
+        elif ema is not None:
+            warnings.warn("ema_decay is on but the checkpoint has no average: it starts from the loaded weights",
+                          stacklevel=2)
+            ema = EMA(raw, settings.ema_decay)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         precision.scaler.load_state_dict(state["scaler"])
@@ -739,10 +754,14 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
                 "progress": {"tokens_seen": tokens_seen, "best_metric": best_metric, "best_step": best_step,
                              "bad_evals": bad_evals, "world_size": env.world_size},
             }
+            if ema is not None:  # cloned: tied weights share a tensor, which safetensors refuses to store twice
+                state["ema"] = {**ema.state_dict(),
+                                "trained": {k: v.detach().clone() for k, v in raw.state_dict().items()}}
             info = {"config": dict(config or {}), "settings": dataclasses.asdict(settings),
                     "precision": precision.name, "last_eval": result.evals[-1] if result.evals else None}
-            path = save_checkpoint(ckpt_root, model=raw, step=step, state=state, info=info, tokenizer=tokenizer,
-                                   best=best, keep=keep_checkpoints)
+            with ema.applied(raw) if ema is not None else contextlib.nullcontext():  # the model is the average
+                path = save_checkpoint(ckpt_root, model=raw, step=step, state=state, info=info, tokenizer=tokenizer,
+                                       best=best, keep=keep_checkpoints)
         barrier(env)
         return path
 
@@ -750,7 +769,7 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
         """Rank 0 evaluates the unwrapped model, without touching the random streams; all ranks get the metrics."""
         metrics: dict[str, float] = {}
         if env.is_main:
-            with preserved_rng():
+            with preserved_rng(), ema.applied(raw) if ema is not None else contextlib.nullcontext():
                 if val_data is not None:
                     # rank 0 evaluates alone, at the global batch size: the same batches whatever the world size
                     metrics.update(evaluate_loss(fed_model, val_data,
@@ -803,6 +822,8 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
             precision.scaler.update()
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()
+            if ema is not None:
+                ema.update(raw)
             step_loss = float(all_reduce_sum(loss_sum, env)) / max(n_scored, 1.0)
             step += 1
             step_tokens = sum(input_tokens(x) for x, _ in micro) * env.world_size
@@ -874,6 +895,8 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
                 break
     finally:
         bar.close()
+    if ema is not None:  # what was evaluated and checkpointed
+        raw.load_state_dict(ema.shadow)
 
     result.tokens_per_s = train_tokens / train_time if train_time > 0 else 0.0
     result.mfu = model_flops_utilisation(train_flops, train_time, peak, env.world_size) if train_flops else None

@@ -286,6 +286,58 @@ def test_exact_resume(tmp_path):
     assert [r["step"] for r in rows] == list(range(1, 13))
 
 
+def test_ema_follows_its_formula_and_swaps_back():
+    """The average after three updates, by hand; ``applied`` puts it in and the trained weights back."""
+    from t2sql_lib.ema import EMA
+
+    model = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    ema = EMA(model, decay=0.9)
+    expected = 0.0
+    for k, w in enumerate([1.0, 2.0, 4.0], start=1):
+        with torch.no_grad():
+            model.weight.fill_(w)
+        d = min(0.9, (1 + k) / (10 + k))  # 2/11, 3/12, 4/13: the first updates forget the start fast
+        assert ema.current_decay() == pytest.approx(d)
+        ema.update(model)
+        expected = d * expected + (1 - d) * w
+    assert ema.shadow["weight"][0, 0].item() == pytest.approx(expected) and ema.updates == 3
+    with ema.applied(model):
+        assert model.weight[0, 0].item() == pytest.approx(expected)
+    assert model.weight[0, 0].item() == 4.0
+    with pytest.raises(ValueError, match="ema_decay"):
+        EMA(model, decay=1.0)
+
+
+def test_exact_resume_with_ema(tmp_path):
+    """With an average of the weights: evaluations score the average and the checkpoint's model is it; a resumed
+    run goes on from the trained weights and the average as if uninterrupted; at the end the model holds it."""
+    data, val = stream_data(1000), stream_data(600, seed=3)
+    kw = dict(max_steps=10, eval_every=5, val_data=val, warmup_steps=3, ema_decay=0.8)
+    whole_model = tiny_gpt(0)
+    whole = run(tmp_path, "whole", model=whole_model, data=data, **kw)
+    first = run(tmp_path, "split", model=tiny_gpt(0), data=data, stop_at_step=4, **kw)
+    resumed_model = tiny_gpt(99)
+    second = run(tmp_path, "split", model=resumed_model, data=data, resume_from=True, **kw)
+    assert first.losses + second.losses == pytest.approx(whole.losses, abs=1e-6)
+    assert [e["val_loss"] for e in second.evals] == pytest.approx([e["val_loss"] for e in whole.evals], abs=1e-6)
+    final = tiny_gpt(5)
+    ckpt = load_checkpoint(whole.out_dir / "checkpoints", model=final)
+    for name, value in final.state_dict().items():  # checkpoint model == the model after train() == the average
+        assert torch.allclose(value, whole_model.state_dict()[name], atol=1e-6), name
+        assert torch.allclose(value, resumed_model.state_dict()[name], atol=1e-6), name
+    trained = ckpt["state"]["ema"]["trained"]
+    assert ckpt["state"]["ema"]["updates"] == 10
+    assert not torch.allclose(trained["lm_head.weight"], final.state_dict()["lm_head.weight"])
+    # the evaluation scored the average, not the trained weights
+    averaged = tr.evaluate_loss(final, val, batch_size=8, max_batches=4)["val_loss"]
+    final.load_state_dict(trained)
+    plain = tr.evaluate_loss(final, val, batch_size=8, max_batches=4)["val_loss"]
+    assert whole.evals[-1]["val_loss"] == pytest.approx(averaged, abs=1e-6)
+    assert abs(plain - averaged) > 1e-4
+
+
 def test_resume_drops_log_rows_after_the_checkpoint(tmp_path):
     first = run(tmp_path, max_steps=6, stop_at_step=3)
     log = first.out_dir / tr.TRAIN_LOG
