@@ -11,7 +11,8 @@
 4. Supervised training with the engine (``t2sql_lib.train``) on prompt + SQL with the prompt masked out of
    the loss (``t2sql_lib.sft``); the laptop demo trains the blocks' matrices with Muon (chapter 4,
    ``t2sql_lib.muon``) and the rest with AdamW, which reaches in 2,000 steps a validation loss AdamW alone does not
-   reach in 3,000, in bf16 where the CPU multiplies bf16 natively (``train.precision=bf16``). Half the training
+   reach in 3,000, in bf16 where the CPU multiplies bf16 natively (``train.precision=bf16``); an average of the
+   weights over the last ~100 steps (``train.ema_decay``) is what is evaluated and kept. Half the training
    examples have some schema words renamed to made-up words (in schema, question and SQL alike): with only 24
    training databases, a model otherwise learns their table and column names by heart and writes them on any
    database; names it cannot know force it to copy from the prompt, which is what unseen databases need. The laptop
@@ -22,8 +23,8 @@
    ``eval_every`` steps the loss on the validation databases' SQL and the execution accuracy of greedy SQL on a
    fixed subset of them are logged; the loss picks the best checkpoint and stops the run when it stops improving.
 5. The best checkpoint writes SQL for the held-out test databases, greedily and with chapter 6's best decoder
-   (``DemoConfig.decoding``: beams that write only the schema's names and the question's values, the first that
-   executes and returns rows); the SQL is
+   (``DemoConfig.decoding``: beams that write only the schema's names, join keys that meet, and the question's
+   values, the first that executes and returns rows); the SQL is
    executed and scored: execution accuracy, exact match, valid-SQL rate, with right and wrong examples.
 6. Model, tokenizer, metrics and an accuracy-vs-step plot go to ``outputs/demo/``.
 

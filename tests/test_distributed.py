@@ -70,12 +70,13 @@ ARGS = ["--config", "tiny", "--data", "synthetic", "--synthetic-tokens", "30000"
         "train.warmup_steps=2", "model.emb_dim=32", "model.n_layers=2"]
 
 
-def torchrun(out, *extra, optimizer="adamw"):
+def torchrun(out, *extra, optimizer="adamw", ema=0.0):
     """Two CPU processes with gloo; returns the completed process (output checked by the caller)."""
     env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_ENV}
     env.update(OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "t2sql_lib.train", *ARGS, f"train.optimizer={optimizer}", "train.batch_size=4", "--out", str(out),
+           "-m", "t2sql_lib.train", *ARGS, f"train.optimizer={optimizer}", f"train.ema_decay={ema}", "train.batch_size=4",
+           "--out", str(out),
            *extra]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -83,19 +84,20 @@ def torchrun(out, *extra, optimizer="adamw"):
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("optimizer", ["adamw", "muon"])
-def test_torchrun_two_processes_match_one_process(tmp_path, capsys, optimizer):
-    """2 ranks x batch 4 == 1 process x batch 8: same per-step losses, validation losses and weights, with AdamW
-    and with Muon. The 2-rank run is stopped after step 2 and resumed, so rank-0 checkpointing and resume under DDP
-    are checked too."""
+@pytest.mark.parametrize("optimizer,ema", [("adamw", 0.0), ("muon", 0.0), ("adamw", 0.5)])
+def test_torchrun_two_processes_match_one_process(tmp_path, capsys, optimizer, ema):
+    """2 ranks x batch 4 == 1 process x batch 8: same per-step losses, validation losses and weights, with AdamW,
+    with Muon, and with an average of the weights (evaluated and checkpointed). The 2-rank run is stopped after step 2
+    and resumed, so rank-0 checkpointing and resume under DDP are checked too."""
     single = tmp_path / "single"
-    assert tr.main([*ARGS, f"train.optimizer={optimizer}", "train.batch_size=8", "--out", str(single)]) == 0
+    assert tr.main([*ARGS, f"train.optimizer={optimizer}", f"train.ema_decay={ema}", "train.batch_size=8", "--out",
+                    str(single)]) == 0
     capsys.readouterr()
     ddp = tmp_path / "ddp"
-    first = torchrun(ddp, "--stop-at-step", "2", optimizer=optimizer)
+    first = torchrun(ddp, "--stop-at-step", "2", optimizer=optimizer, ema=ema)
     assert "2 process(es) on cpu" in first.stdout
     assert first.stdout.count("preset tiny") == 1  # only rank 0 prints
-    second = torchrun(ddp, "--resume", optimizer=optimizer)
+    second = torchrun(ddp, "--resume", optimizer=optimizer, ema=ema)
     assert "resumed from" in second.stdout
 
     one = tr.read_csv_log(single / tr.TRAIN_LOG)
