@@ -5,9 +5,9 @@ decay) steps usually scores a lower validation loss at no cost in steps: the dem
 validation SQL loss of 0.2272 to 0.2087 with decay 0.99 (``benchmarks/RESULTS.md``).
 
 ``EMA(model, decay)`` keeps an fp32 copy of every floating-point tensor of ``model.state_dict()``; ``update(model)``
-after each optimizer step moves it towards the weights. The first updates use a smaller decay,
-``min(decay, (1 + n) / (10 + n))`` after ``n`` updates, so that the random initial weights are forgotten within a
-few dozen steps rather than lingering for hundreds. ``applied(model)`` puts the average into the model for an
+after each optimizer step moves it towards the weights. The first updates use a smaller decay, the ``n``-th
+``min(decay, (1 + n) / (10 + n))``, so that the random initial weights are forgotten within a few dozen steps
+rather than lingering for hundreds. ``applied(model)`` puts the average into the model for an
 evaluation and the trained weights back afterwards.
 """
 
