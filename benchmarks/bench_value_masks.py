@@ -1,5 +1,5 @@
-"""What ``ValueConstraint.quote_tokens`` saves: the value masks of chapter 6 computed with the pre-filter and with
-every token checked character by character, side by side on the same questions.
+"""What ``ValueConstraint.quote_tokens`` and ``percent_tokens`` save: the value masks of chapter 6 computed with the
+pre-filter and with every token checked character by character, side by side on the same questions.
 
 For ``--questions`` held-out test questions whose gold SQL quotes a value, the gold SQL is written token by token (a
 1,024-id BPE trained on the training split, the demo's size) and at every token boundary the mask is computed from a
@@ -55,7 +55,7 @@ def main() -> None:
         for question, inner, points in work:
             values = ValueConstraint(inner, question)
             if full:
-                values._quote_tokens = torch.ones(len(vocab.texts), dtype=torch.bool)
+                values._quote_tokens = values._percent_tokens = torch.ones(len(vocab.texts), dtype=torch.bool)
             masks += [values.allowed(state, value) for state, value in points]
         return time.perf_counter() - start, masks
 

@@ -670,7 +670,9 @@ _MONTH = "(" + "|".join(_MONTHS) + ")"
 _NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
                  "twelve")
 STRFTIME_FORMAT = re.compile(r"%[A-Za-z](?:[-/: ]?%[A-Za-z])*")  # '%Y', '%Y-%m': strftime's formats
-_STRFTIME_START = re.compile(r"%[-/: %A-Za-z]*")  # what such a format may start with
+# what such a format may start with: '%', '%Y', '%Y-', '%Y-%' (not '%Ya': two letters never follow each other)
+_STRFTIME_START = re.compile(r"%(?:[A-Za-z](?:[-/: ]?%[A-Za-z])*(?:[-/: ]%?|%)?)?")
+_STRFTIME_PIECE = re.compile(r"(?!.*[A-Za-z]{2})[-/: %A-Za-z]*")  # what a token may add to such a start
 
 
 def question_values(question: str) -> tuple[tuple[str, ...], frozenset[str]]:
@@ -729,6 +731,7 @@ class ValueConstraint:
         self.number_starts = {n[:i] for n in self.numbers for i in range(1, len(n) + 1)}
         self._masks: dict[tuple[SqlState, str], torch.Tensor] = {}
         self._quote_tokens: torch.Tensor | None = None
+        self._percent_tokens: torch.Tensor | None = None
 
     @property
     def quote_tokens(self) -> torch.Tensor:
@@ -745,6 +748,15 @@ class ValueConstraint:
                                             or any(piece.lower() in t for t in self.texts)))
             self._quote_tokens = torch.tensor(keep, dtype=torch.bool)
         return self._quote_tokens
+
+    @property
+    def percent_tokens(self) -> torch.Tensor:
+        """(vocab,) bool: ``quote_tokens`` and the tokens that may go on a ``strftime`` format: inside a value that
+        starts with ``%``, the only ones that can pass ``value_ok``."""
+        if self._percent_tokens is None:
+            fits = [bool(t) and bool(_STRFTIME_PIECE.fullmatch(t.split("'")[0])) for t in self.vocab.texts]
+            self._percent_tokens = self.quote_tokens | torch.tensor(fits, dtype=torch.bool)
+        return self._percent_tokens
 
     def value_ok(self, value: str, closed: bool) -> bool:
         """Whether ``value`` (the text inside the quotes) may be written so far, or, ``closed``, may end there."""
@@ -800,8 +812,8 @@ class ValueConstraint:
         if mask is None:
             mask = self.inner.allowed(state).clone()
             check = mask  # inside '...' or a number every token may break a rule; elsewhere only digits and quotes
-            if state.mode == "squote" and not value.startswith("%"):
-                mask &= self.quote_tokens  # the others are refused at once (quote_tokens)
+            if state.mode == "squote":  # the others are refused at once (quote_tokens, percent_tokens)
+                mask &= self.percent_tokens if value.startswith("%") else self.quote_tokens
             elif state.mode != "squote" and not state.word[:1].isdigit():
                 check = mask & self.vocab.value_tokens
             for i in check.nonzero().flatten().tolist():

@@ -533,7 +533,8 @@ def test_quote_prefilter_changes_no_mask(splits, tokenizer):
         fast = ValueConstraint(SchemaConstraint(ex.schema, vocab), ex.question)
         slow = ValueConstraint(fast.inner, ex.question)
         slow._quote_tokens = torch.ones(len(vocab.texts), dtype=torch.bool)  # every token checked in full
-        assert bool((fast.quote_tokens <= slow.quote_tokens).all())
+        slow._percent_tokens = slow._quote_tokens
+        assert bool((fast.quote_tokens <= fast.percent_tokens).all()) and not bool(fast.percent_tokens.all())
         quote = ex.sql.index("'")
         for written in [ex.sql[:i] for i in range(quote + 1, len(ex.sql)) if ex.sql[:i].count("'") % 2 == 1] + [
                 ex.sql[:quote + 1] + "zq", ex.sql[:quote + 1] + "%", ex.sql[:quote + 1] + "%Y-"]:
@@ -542,6 +543,20 @@ def test_quote_prefilter_changes_no_mask(splits, tokenizer):
             assert torch.equal(fast.allowed(state, value), slow.allowed(state, value)), written
             checked += 1
     assert checked > 20
+
+
+def test_strftime_start_is_every_start_of_a_format_and_no_more():
+    """``_STRFTIME_START`` matches exactly the starts of ``STRFTIME_FORMAT``'s matches: every string of up to six
+    characters over letters, separators and ``%``, against whether some ending makes it a whole format."""
+    import itertools
+
+    from t2sql_lib.generate import _STRFTIME_START, STRFTIME_FORMAT
+
+    for n in range(1, 7):
+        for chars in itertools.product("Ym-%", repeat=n):
+            text = "".join(chars)
+            completes = any(STRFTIME_FORMAT.fullmatch(text + end) for end in ("", "d", "%d"))
+            assert bool(_STRFTIME_START.fullmatch(text)) == completes, text
 
 
 def test_gold_queries_pass_the_value_constraint(splits, spider):
