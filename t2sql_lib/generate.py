@@ -814,7 +814,7 @@ class ValueConstraint:
             check = mask  # inside '...' or a number every token may break a rule; elsewhere only digits and quotes
             if state.mode == "squote":  # the others are refused at once (quote_tokens, percent_tokens)
                 mask &= self.percent_tokens if value.startswith("%") else self.quote_tokens
-            elif state.mode != "squote" and not state.word[:1].isdigit():
+            elif not state.word[:1].isdigit():
                 check = mask & self.vocab.value_tokens
             for i in check.nonzero().flatten().tolist():
                 text = self.vocab.texts[i]  # special tokens have none: <|endoftext|> is ruled on below
