@@ -687,7 +687,7 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
         raise ValueError("batch_size, grad_accum_steps and max_steps must be at least 1")
 
     raw = unwrap_model(model).to(dev)
-    ema = EMA(raw, settings.ema_decay) if settings.ema_decay > 0 else None
+    ema = EMA(raw, settings.ema_decay) if settings.ema_decay else None  # EMA refuses a decay outside (0, 1)
     precision = setup_precision(settings, dev)
     optimizer = build_optimizer(raw, settings, dev)
     schedule = WarmupCosine(settings.warmup_steps, settings.max_steps, settings.min_lr_ratio)

@@ -286,7 +286,7 @@ def test_exact_resume(tmp_path):
     assert [r["step"] for r in rows] == list(range(1, 13))
 
 
-def test_ema_follows_its_formula_and_swaps_back():
+def test_ema_follows_its_formula_and_swaps_back(tmp_path):
     """The average after three updates, by hand; ``applied`` puts it in and the trained weights back."""
     from t2sql_lib.ema import EMA
 
@@ -308,6 +308,8 @@ def test_ema_follows_its_formula_and_swaps_back():
     assert model.weight[0, 0].item() == 4.0
     with pytest.raises(ValueError, match="ema_decay"):
         EMA(model, decay=1.0)
+    with pytest.raises(ValueError, match="ema_decay=-0.5"):  # not silently off: the engine passes any non-zero decay
+        tr.train(model, stream_data(), settings=settings(ema_decay=-0.5), out_dir=tmp_path, device="cpu", progress=False)
 
 
 def test_exact_resume_with_ema(tmp_path):
