@@ -50,12 +50,13 @@ class EMA:
         self.updates += 1
 
     @contextlib.contextmanager
-    def applied(self, model: nn.Module) -> Iterator[None]:
-        """The average in ``model`` inside the block, ``model``'s own weights back after it (even on an error)."""
+    def applied(self, model: nn.Module) -> Iterator[dict[str, torch.Tensor]]:
+        """The average in ``model`` inside the block, ``model``'s own weights back after it (even on an error); the
+        block gets a copy of those trained weights (one tensor per key, tied weights included)."""
         trained = {k: v.detach().clone() for k, v in model.state_dict().items()}
         model.load_state_dict(self.shadow)
         try:
-            yield
+            yield trained
         finally:
             model.load_state_dict(trained)
 

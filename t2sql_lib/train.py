@@ -754,12 +754,11 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
                 "progress": {"tokens_seen": tokens_seen, "best_metric": best_metric, "best_step": best_step,
                              "bad_evals": bad_evals, "world_size": env.world_size},
             }
-            if ema is not None:  # cloned: tied weights share a tensor, which safetensors refuses to store twice
-                state["ema"] = {**ema.state_dict(),
-                                "trained": {k: v.detach().clone() for k, v in raw.state_dict().items()}}
             info = {"config": dict(config or {}), "settings": dataclasses.asdict(settings),
                     "precision": precision.name, "last_eval": result.evals[-1] if result.evals else None}
-            with ema.applied(raw) if ema is not None else contextlib.nullcontext():  # the model is the average
+            with ema.applied(raw) if ema is not None else contextlib.nullcontext() as trained:
+                if ema is not None:  # the model is the average; the trained weights (copies: safetensors refuses
+                    state["ema"] = {**ema.state_dict(), "trained": trained}  # tied weights' shared tensor) go in state
                 path = save_checkpoint(ckpt_root, model=raw, step=step, state=state, info=info, tokenizer=tokenizer,
                                        best=best, keep=keep_checkpoints)
         barrier(env)
