@@ -757,8 +757,10 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
             info = {"config": dict(config or {}), "settings": dataclasses.asdict(settings),
                     "precision": precision.name, "last_eval": result.evals[-1] if result.evals else None}
             with ema.applied(raw) if ema is not None else contextlib.nullcontext() as trained:
-                if ema is not None:  # the model is the average; the trained weights (copies: safetensors refuses
-                    state["ema"] = {**ema.state_dict(), "trained": trained}  # tied weights' shared tensor) go in state
+                # the model is the average; the trained weights go in the state, as the copies applied() made (one
+                # tensor per key: safetensors refuses the shared tensor of tied weights)
+                if ema is not None:
+                    state["ema"] = {**ema.state_dict(), "trained": trained}
                 path = save_checkpoint(ckpt_root, model=raw, step=step, state=state, info=info, tokenizer=tokenizer,
                                        best=best, keep=keep_checkpoints)
         barrier(env)
