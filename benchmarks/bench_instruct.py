@@ -2,11 +2,12 @@
 
 Run: ``.venv/bin/python benchmarks/bench_instruct.py --base outputs/bench_demo/demo`` (a folder ``run_demo`` wrote:
 model.safetensors, tokenizer.json, config.json). It builds the multi-task instruction data from the same generated
-splits the base model was trained on (``t2sql_lib.instruct``), instruction-tunes the base model twice at the same
-step budget and batches, once every weight (full fine-tuning) and once with LoRA adapters (``t2sql_lib.lora``, merged
-after training), and scores both, with the chapter-5 model, on two evaluation sets: the held-out test databases
-(schemas never seen in training), and new questions on the training schemas (``load_generated`` with the next seed:
-other rows, other questions; questions the base model trained on are left out). It prints, for each set:
+splits the base model was trained on (``t2sql_lib.instruct``), instruction-tunes the base model twice on the same
+batches (by default for the same number of steps), once every weight (full fine-tuning) and once with LoRA adapters
+(``t2sql_lib.lora``, merged after training), and scores both, with the chapter-5 model, on two evaluation sets: the
+held-out test databases (schemas never seen in training), and new questions on the training schemas
+(``load_generated`` with the next seed: other rows, other questions; questions the base model trained on are left
+out). It prints, for each set:
 
 - the per-task table: text-to-SQL and repair execution accuracy, explanation checks (tables and columns named),
   unanswerable refusals, the teacher-forced loss on the reference responses, and each model's trainable parameters;
@@ -18,7 +19,10 @@ other rows, other questions; questions the base model trained on are left out). 
 The training mix is the chapter's ``DEFAULT_MIX``, which replays each chapter-5 text-to-SQL example three times; ``--mix``
 replaces some of its weights (``--mix text_to_sql=1`` is the mix without the replay: measured, 300 steps of it cost
 4.3 points of text-to-SQL accuracy, with the replay 1.4; see benchmarks/RESULTS.md). ``--test-examples 0`` skips the
-held-out databases, where every model scores about 0.
+held-out databases, where every model scores about 0. ``--lora-steps`` gives LoRA a step budget of its own.
+``--models lora`` (or ``full``) runs one fine-tuning only, for sweeps of one recipe; the comparisons between the two
+are then not printed. ``--ema-decay`` evaluates an exponential moving average of each fine-tuning's weights (the
+engine's ``train.ema_decay``).
 
 The load average is printed before and after, since other processes on the machine slow the run down.
 """
@@ -95,13 +99,18 @@ def load_base(folder: Path) -> tuple[GPTModel, BPETokenizer, dict]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--base", type=Path, default=outputs_dir() / "bench_demo" / "demo", help="a run_demo output folder")
-    p.add_argument("--steps", type=int, default=600, help="optimizer steps of each fine-tuning (the same for both)")
+    p.add_argument("--steps", type=int, default=600, help="optimizer steps of full fine-tuning (and of LoRA by default)")
+    p.add_argument("--lora-steps", type=int, default=None, help="LoRA's optimizer steps (default: --steps)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr-full", type=float, default=5e-4)
     p.add_argument("--lr-lora", type=float, default=1e-2)
     p.add_argument("--rank", type=int, default=4)
     p.add_argument("--alpha", type=float, default=8.0)
     p.add_argument("--targets", default=",".join(DEFAULT_TARGETS), help="comma-separated layer-name suffixes")
+    p.add_argument("--ema-decay", type=float, default=0.0,
+                   help="evaluate an exponential moving average of the weights (the engine's train.ema_decay; 0: off)")
+    p.add_argument("--models", default="full,lora",
+                   help="which fine-tunings to run: full, lora or both (the comparisons need both)")
     p.add_argument("--mix", default="",
                    help="task weights replacing those of the chapter's DEFAULT_MIX (items per training example), e.g. "
                         "text_to_sql=1 for no replay of chapter 5's data (default: the chapter's mix)")
@@ -144,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, items in eval_sets.items():
         print(f"eval items, {name}: {task_counts(items)} on {sorted({i.source.db_id for i in items})}")
 
-    settings = TrainSettings(batch_size=args.batch_size, max_steps=args.steps, warmup_steps=max(1, args.steps // 10),
-                             eval_every=0, weight_decay=0.1, seed=args.seed)
+    settings = TrainSettings(batch_size=args.batch_size, eval_every=0, weight_decay=0.1, seed=args.seed, ema_decay=args.ema_decay)
     results: dict[str, dict[str, dict[str, float]]] = {name: {} for name in eval_sets}
     right: dict[str, dict[str, list[bool]]] = {name: {} for name in eval_sets}  # per text-to-SQL question, in order
     args.out.mkdir(parents=True, exist_ok=True)
@@ -163,18 +171,24 @@ def main(argv: list[str] | None = None) -> int:
     params: dict[str, int] = {"chapter 5 (SQL only)": count_parameters(base)["trainable"]}
     targets = tuple(t for t in args.targets.split(",") if t)
     model_names = ["full fine-tuning", f"LoRA r={args.rank}"]
+    chosen = {m.strip() for m in args.models.split(",") if m.strip()}
+    if not chosen or chosen - {"full", "lora"}:
+        p.error(f"--models {args.models!r}: expected full, lora or full,lora")
     for name in model_names:
+        if name.split()[0].lower() not in chosen:
+            continue
         model = copy.deepcopy(base).train()
-        lr = args.lr_full
+        lr, steps = args.lr_full, args.steps
         if name.startswith("LoRA"):
             apply_lora(model, rank=args.rank, alpha=args.alpha, targets=targets)
-            lr = args.lr_lora
+            lr, steps = args.lr_lora, args.lora_steps or args.steps
         params[name] = count_parameters(model)["trainable"]
-        print(f"\n=== {name}: {params[name]:,} trainable parameters, lr {lr:g}, {args.steps} steps of "
+        print(f"\n=== {name}: {params[name]:,} trainable parameters, lr {lr:g}, {steps} steps of "
               f"{args.batch_size} (load {_load()}) ===")
         t0 = time.perf_counter()
         run = instruction_tune(model, tokenizer, train_items, out_dir=args.out / name.split()[0].lower(),
-                               settings=dataclasses.replace(settings, learning_rate=lr))
+                               settings=dataclasses.replace(settings, learning_rate=lr, max_steps=steps,
+                                                            warmup_steps=max(1, steps // 10)))
         train_s = time.perf_counter() - t0
         merged = merge_lora(model)
         model.eval()
@@ -192,7 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             cut = "; ".join(str(w.message) for w in caught if "cut" in str(w.message))
             print(f"evaluated on {set_name} in {time.perf_counter() - t0:.0f} s" + (f" ({cut})" if cut else ""))
 
-    share = params[model_names[1]] / params[model_names[0]]
+    model_names = [n for n in model_names if n in params]
+    both = len(model_names) == 2
+    share = params[model_names[-1]] / params["chapter 5 (SQL only)"]  # the chapter-5 model: every weight trains
     summary = {}
     for set_name, by_model in results.items():
         table = pd.DataFrame(by_model).T[[*HEADLINE, "response loss"]]
@@ -201,16 +217,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n--- {set_name}: {n_items} items, {task_counts(eval_sets[set_name])} ---")
         print(table.to_string(float_format=lambda v: f"{v:.3f}"))
         base_ex = by_model["chapter 5 (SQL only)"]["text_to_sql EX"]
-        full_ex, lora_ex = (by_model[n]["text_to_sql EX"] for n in model_names)
-        ratio = lora_ex / full_ex if full_ex > 0 else float("nan")
         n_t2s = len(right[set_name]["chapter 5 (SQL only)"])
         noise = ", ".join(f"{n} {100 * (p := by_model[n]['text_to_sql EX']):.1f} +- {100 * (p * (1 - p) / n_t2s) ** 0.5:.1f}"
                           for n in by_model)
         print(f"text-to-SQL questions: {n_t2s}; execution accuracy % +- one binomial standard error: {noise}")
-        only_full, only_lora, se = paired(right[set_name][model_names[0]], right[set_name][model_names[1]])
-        print(f"LoRA / full text-to-SQL execution accuracy: {lora_ex:.3f} / {full_ex:.3f} = {ratio:.3f} "
-              f"(target >= 0.90: {'met' if ratio >= 0.9 else 'NOT met'}; right only for full {only_full}, only for "
-              f"LoRA {only_lora}; difference {100 * (lora_ex - full_ex):+.1f} +- {100 * se:.1f} points, paired)")
+        if both:
+            full_ex, lora_ex = (by_model[n]["text_to_sql EX"] for n in model_names)
+            ratio = lora_ex / full_ex if full_ex > 0 else float("nan")
+            only_full, only_lora, se = paired(right[set_name][model_names[0]], right[set_name][model_names[1]])
+            print(f"LoRA / full text-to-SQL execution accuracy: {lora_ex:.3f} / {full_ex:.3f} = {ratio:.3f} "
+                  f"(target >= 0.90: {'met' if ratio >= 0.9 else 'NOT met'}; right only for full {only_full}, only "
+                  f"for LoRA {only_lora}; difference {100 * (lora_ex - full_ex):+.1f} +- {100 * se:.1f} points, paired)")
         for name in model_names:
             diff = 100 * (by_model[name]["text_to_sql EX"] - base_ex)
             only_base, only_model, se = paired(right[set_name]["chapter 5 (SQL only)"], right[set_name][name])
@@ -218,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"(right only for chapter 5 {only_base}, only for {name} {only_model}; "
                   f"target >= -2: {'met' if diff >= -2 else 'NOT met'})")
         summary[set_name] = table.reset_index().to_dict(orient="records")
-    print(f"\ntrainable parameters: full {params[model_names[0]]:,}, LoRA {params[model_names[1]]:,} = {share:.2%} of "
-          f"full (target < 5%: {'met' if share < 0.05 else 'NOT met'})")
+    if model_names[-1].startswith("LoRA"):
+        print(f"\ntrainable parameters: {model_names[-1]} {params[model_names[-1]]:,} = {share:.2%} of the model's "
+              f"{params['chapter 5 (SQL only)']:,} (target < 5%: {'met' if share < 0.05 else 'NOT met'})")
     (args.out / "results.json").write_text(json.dumps({"tables": summary, "lora_share": share, "train_mix": mix,
                                                        "args": {k: str(v) for k, v in vars(args).items()}},
                                                       indent=1) + "\n", encoding="utf-8")
