@@ -210,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
 
     model_names = [n for n in model_names if n in params]
     both = len(model_names) == 2
-    share = params[model_names[-1]] / params["chapter 5 (SQL only)"]  # the chapter-5 model: every weight trains
+    lora_ran = model_names[-1].startswith("LoRA")
+    share = params[model_names[-1]] / params["chapter 5 (SQL only)"] if lora_ran else None  # chapter 5 trains every weight
     summary = {}
     for set_name, by_model in results.items():
         table = pd.DataFrame(by_model).T[[*HEADLINE, "response loss"]]
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"(right only for chapter 5 {only_base}, only for {name} {only_model}; "
                   f"target >= -2: {'met' if diff >= -2 else 'NOT met'})")
         summary[set_name] = table.reset_index().to_dict(orient="records")
-    if model_names[-1].startswith("LoRA"):
+    if lora_ran:
         print(f"\ntrainable parameters: {model_names[-1]} {params[model_names[-1]]:,} = {share:.2%} of the model's "
               f"{params['chapter 5 (SQL only)']:,} (target < 5%: {'met' if share < 0.05 else 'NOT met'})")
     (args.out / "results.json").write_text(json.dumps({"tables": summary, "lora_share": share, "train_mix": mix,
