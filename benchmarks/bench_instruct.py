@@ -3,11 +3,11 @@
 Run: ``.venv/bin/python benchmarks/bench_instruct.py --base outputs/bench_demo/demo`` (a folder ``run_demo`` wrote:
 model.safetensors, tokenizer.json, config.json). It builds the multi-task instruction data from the same generated
 splits the base model was trained on (``t2sql_lib.instruct``), instruction-tunes the base model twice on the same
-batches, once every weight (full fine-tuning) and once with LoRA adapters (``t2sql_lib.lora``, merged after training;
-by default for twice full fine-tuning's steps, since its rank-4 adapters learn the new format more slowly), and
-scores both, with the chapter-5 model, on two evaluation sets: the held-out test databases (schemas never seen in
-training), and new questions on the training schemas (``load_generated`` with the next seed: other rows, other
-questions; questions the base model trained on are left out). It prints, for each set:
+batches for the same number of steps, once every weight (full fine-tuning) and once with LoRA adapters
+(``t2sql_lib.lora``, merged after training), and scores both, with the chapter-5 model, on two evaluation sets: the
+held-out test databases (schemas never seen in training), and new questions on the training schemas
+(``load_generated`` with the next seed: other rows, other questions; questions the base model trained on are left
+out). It prints, for each set:
 
 - the per-task table: text-to-SQL and repair execution accuracy, explanation checks (tables and columns named),
   unanswerable refusals, the teacher-forced loss on the reference responses, and each model's trainable parameters;
@@ -19,7 +19,7 @@ questions; questions the base model trained on are left out). It prints, for eac
 The training mix is the chapter's ``DEFAULT_MIX``, which replays each chapter-5 text-to-SQL example three times; ``--mix``
 replaces some of its weights (``--mix text_to_sql=1`` is the mix without the replay: measured, 300 steps of it cost
 4.3 points of text-to-SQL accuracy, with the replay 1.4; see benchmarks/RESULTS.md). ``--test-examples 0`` skips the
-held-out databases, where every model scores about 0. ``--lora-steps`` sets LoRA's step budget.
+held-out databases, where every model scores about 0. ``--lora-steps`` gives LoRA a step budget of its own.
 ``--models lora`` (or ``full``) runs one fine-tuning only, for sweeps of one recipe; the comparisons between the two
 are then not printed. ``--ema-decay`` evaluates an exponential moving average of each fine-tuning's weights (the
 engine's ``train.ema_decay``).
@@ -99,10 +99,10 @@ def load_base(folder: Path) -> tuple[GPTModel, BPETokenizer, dict]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--base", type=Path, default=outputs_dir() / "bench_demo" / "demo", help="a run_demo output folder")
-    p.add_argument("--steps", type=int, default=600, help="optimizer steps of full fine-tuning")
-    p.add_argument("--lora-steps", type=int, default=None,
-                   help="LoRA's optimizer steps (default: twice --steps; on the ninth session's demo model 600 steps of "
-                        "LoRA cost 2.6-4.5 points of text-to-SQL against chapter 5, 1,200 steps -1.5 to +0.9)")
+    p.add_argument("--steps", type=int, default=1200,
+                   help="optimizer steps of each fine-tuning (on the ninth session's demo model 600 steps left LoRA 2.6-4.5 "
+                        "points of text-to-SQL below chapter 5, and full fine-tuning 2.9 points below its own 1,200)")
+    p.add_argument("--lora-steps", type=int, default=None, help="LoRA's optimizer steps, if not --steps")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr-full", type=float, default=5e-4)
     p.add_argument("--lr-lora", type=float, default=1e-2)
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         lr, steps = args.lr_full, args.steps
         if name.startswith("LoRA"):
             apply_lora(model, rank=args.rank, alpha=args.alpha, targets=targets)
-            lr, steps = args.lr_lora, args.lora_steps or 2 * args.steps
+            lr, steps = args.lr_lora, args.lora_steps or args.steps
         params[name] = count_parameters(model)["trainable"]
         print(f"\n=== {name}: {params[name]:,} trainable parameters, lr {lr:g}, {steps} steps of "
               f"{args.batch_size} (load {_load()}) ===")
