@@ -127,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="training seed: which items the instruction data samples and renames, and the batch order")
     p.add_argument("--out", type=Path, default=outputs_dir() / "bench_instruct")
     args = p.parse_args(argv)
+    if args.steps < 1 or (args.lora_steps is not None and args.lora_steps < 1):
+        p.error(f"--steps {args.steps} / --lora-steps {args.lora_steps}: expected at least 1 step")
 
     torch.set_num_threads(args.threads or max(1, len(os.sched_getaffinity(0))))
     t_start = time.perf_counter()
@@ -183,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         lr, steps = args.lr_full, args.steps
         if name.startswith("LoRA"):
             apply_lora(model, rank=args.rank, alpha=args.alpha, targets=targets)
-            lr, steps = args.lr_lora, args.lora_steps or args.steps
+            lr, steps = args.lr_lora, args.steps if args.lora_steps is None else args.lora_steps
         params[name] = count_parameters(model)["trainable"]
         print(f"\n=== {name}: {params[name]:,} trainable parameters, lr {lr:g}, {steps} steps of "
               f"{args.batch_size} (load {_load()}) ===")
