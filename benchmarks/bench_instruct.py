@@ -100,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--base", type=Path, default=outputs_dir() / "bench_demo" / "demo", help="a run_demo output folder")
     p.add_argument("--steps", type=int, default=1200,
-                   help="optimizer steps of each fine-tuning (on the ninth session's demo model 600 steps left LoRA 2.6-4.5 "
-                        "points of text-to-SQL below chapter 5, and full fine-tuning 2.9 points below its own 1,200)")
+                   help="optimizer steps of each fine-tuning (on the ninth session's demo model 600 steps left LoRA "
+                        "2.6-4.5 points of text-to-SQL below chapter 5, and full fine-tuning 2.6-3.5 points below "
+                        "its own 1,200)")
     p.add_argument("--lora-steps", type=int, default=None, help="LoRA's optimizer steps, if not --steps")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr-full", type=float, default=5e-4)
@@ -157,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, items in eval_sets.items():
         print(f"eval items, {name}: {task_counts(items)} on {sorted({i.source.db_id for i in items})}")
 
-    settings = TrainSettings(batch_size=args.batch_size, eval_every=0, weight_decay=0.1, seed=args.seed, ema_decay=args.ema_decay)
+    settings = TrainSettings(batch_size=args.batch_size, eval_every=0, weight_decay=0.1, seed=args.seed,
+                             ema_decay=args.ema_decay)
     results: dict[str, dict[str, dict[str, float]]] = {name: {} for name in eval_sets}
     right: dict[str, dict[str, list[bool]]] = {name: {} for name in eval_sets}  # per text-to-SQL question, in order
     args.out.mkdir(parents=True, exist_ok=True)
@@ -213,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     model_names = [n for n in model_names if n in params]
     both = len(model_names) == 2
     lora_ran = model_names[-1].startswith("LoRA")
-    share = params[model_names[-1]] / params["chapter 5 (SQL only)"] if lora_ran else None  # chapter 5 trains every weight
+    share = params[model_names[-1]] / params["chapter 5 (SQL only)"] if lora_ran else None  # of every weight
     summary = {}
     for set_name, by_model in results.items():
         table = pd.DataFrame(by_model).T[[*HEADLINE, "response loss"]]
