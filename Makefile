@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export T2SQL_PRESET ?= tiny
 
-.PHONY: help venv test test-fast demo export notebooks figures lint format clean
+.PHONY: help venv test test-numerics test-fast demo export notebooks figures lint format clean
 
 help:
 	@echo "make test       create .venv if missing, install, run unit + sync + notebook tests"
@@ -13,6 +13,7 @@ help:
 	@echo "make export     regenerate t2sql_lib/ modules from the chapter notebooks"
 	@echo "make notebooks  re-execute every chapter notebook in place (T2SQL_PRESET=tiny)"
 	@echo "make figures    redraw the course diagrams under figures/"
+	@echo "make test-numerics  the same tests with another CPU's numerics (1 thread, AVX2 kernels)"
 	@echo "make test-fast  unit tests only (no notebooks)"
 	@echo "make lint       ruff over the library, tests, benchmarks and notebooks"
 
@@ -29,6 +30,10 @@ venv: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# One thread and AVX2-only matrix kernels: the rounding of another CPU (see conftest.py); must pass like `test`.
+test-numerics: $(STAMP)
+	T2SQL_NUMERICS=other $(PY) -m pytest
 
 test-fast: $(STAMP)
 	$(PY) -m pytest tests -x -q
