@@ -1,0 +1,79 @@
+"""Questions in people's words against the generator's own: how a trained model does on each, side by side.
+
+Scores one or more model folders (``t2sql demo`` writes one to ``outputs/demo``) on the hand-written questions of
+``data/user_questions`` (validation databases: for decisions; test databases: reported) and on the generator's
+test questions about the same databases, greedily and with the default decoder, by executing the SQL. Then the
+user-phrased validation and test accuracy by register (``style`` tags). Example::
+
+    python benchmarks/bench_user_questions.py --model outputs/demo
+    python benchmarks/bench_user_questions.py --model outputs/a outputs/b --decoding greedy
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+
+import torch
+
+from t2sql_lib.ask import load_model_folder
+from t2sql_lib.generate import BEST_DECODING
+from t2sql_lib.sft import evaluate_model
+from t2sql_lib.synth import load_generated
+from t2sql_lib.user_questions import load_user_questions
+
+
+def score(loaded, examples, decoding: str):
+    """The execution report of ``loaded``'s SQL for ``examples`` with ``decoding``."""
+    return evaluate_model(loaded.model, loaded.tokenizer, examples, max_new_tokens=128, batch_size=32,
+                          decoding=decoding)
+
+
+def by_style(report, examples) -> dict[str, tuple[int, int]]:
+    """``style -> (right, questions)`` over the report's records (in the order of ``examples``)."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for record, example in zip(report.records, examples, strict=True):
+        for style in example.meta.get("style", []):
+            counts[style][0] += bool(record.get("execution_accuracy"))
+            counts[style][1] += 1
+    return {k: (v[0], v[1]) for k, v in sorted(counts.items())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", nargs="+", default=["outputs/demo"], help="model folders (default: outputs/demo)")
+    parser.add_argument("--decoding", default=BEST_DECODING, help=f"the decoder beside greedy (default: {BEST_DECODING})")
+    parser.add_argument("--template-questions", type=int, default=500,
+                        help="generator test questions scored (the demo's first 500; default 500)")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    sets = {"user validation": load_user_questions("validation"), "user test": load_user_questions("test"),
+            "template test": load_generated(n_examples=34104, seed=0, splits=["test"])["test"][
+                : args.template_questions]}
+    decoders = ["greedy"] if args.decoding == "greedy" else ["greedy", args.decoding]
+    for path in args.model:
+        loaded = load_model_folder(path)
+        print(f"\n== {path} ==")
+        print(f"{'questions':<16} {'n':>4} " + " ".join(f"{d[:28]:>28}" for d in decoders) + "  valid SQL")
+        styles = {}
+        for name, examples in sets.items():
+            start = time.perf_counter()
+            reports = [score(loaded, examples, d) for d in decoders]
+            accs = [r.summary()["all"]["execution_accuracy"] for r in reports]
+            valid = reports[-1].summary()["all"]["valid_sql"]
+            print(f"{name:<16} {len(examples):>4} " + " ".join(f"{a:>28.1%}" for a in accs)
+                  + f"  {valid:>9.1%}  ({time.perf_counter() - start:.0f} s)")
+            if name.startswith("user"):
+                styles[name] = by_style(reports[-1], examples)
+        print(f"\nuser-phrased questions by register ({decoders[-1]}): right / questions")
+        names = sorted({s for v in styles.values() for s in v})
+        for s in names:
+            cells = [f"{v[s][0]:>3}/{v[s][1]:<3} {v[s][0] / v[s][1]:>6.1%}" if s in v else " " * 14
+                     for v in styles.values()]
+            print(f"  {s:<14} " + "   ".join(cells))
+
+
+if __name__ == "__main__":
+    main()
