@@ -6,6 +6,12 @@ valid-SQL rate of its SQL on the held-out test databases. The target of the issu
 accuracy in under 10 minutes on 2 cores. The load average is printed before and after, since other
 processes on the machine slow the run down.
 
+``--seeds 1,2,3,4,5`` trains once per seed (``train.seed=K``: other initial weights, batches and renamings) and
+prints one table: per seed the best validation SQL loss, the test execution accuracy (configured decoder and
+greedy), the accuracy on the questions in people's words about the test databases, and the wall time; then the
+mean, min and max of each. A run is one seed on one CPU: another CPU's bf16 kernels round differently and the
+runs diverge, so the mean and range are what the demo promises.
+
 ``--compare-masking`` trains twice from the same initial weights, on the same batches, for the same number
 of steps (early stopping off): once with the loss on the SQL only, once on every token, and prints their
 validation curves (SQL-token loss and execution accuracy) and test scores side by side.
@@ -31,7 +37,9 @@ def _config(args: argparse.Namespace, overrides: list[str], mask: bool, out: str
     return DemoConfig(preset=args.preset, extra_overrides=tuple(overrides), mask_prompt=mask, tokenizer=args.tokenizer,
                       val_examples=args.val_examples, test_examples=test, out_dir=outputs_dir() / "bench_demo" / out,
                       threads=args.threads, progress=not args.no_progress,
-                      questions_per_schema=args.questions_per_schema, schema_views=args.schema_views)
+                      questions_per_schema=args.questions_per_schema, schema_views=args.schema_views,
+                      question_variety=args.question_variety,
+                      value_hints=False if args.no_value_hints else None)
 
 
 def _headline(name: str, r: DemoResult) -> str:
@@ -66,6 +74,35 @@ def compare_masking(args: argparse.Namespace) -> None:
     print(f"load average at the end: {_load()}")
 
 
+def seed_row(seed: str, r: DemoResult) -> dict[str, float]:
+    """The numbers one seed's run gives for the table of ``compare_seeds``."""
+    m = r.metrics()
+    greedy = r.greedy_report.summary()["all"]["execution_accuracy"] if r.greedy_report is not None else float("nan")
+    user_greedy = (r.user_greedy_report.summary()["all"]["execution_accuracy"] if r.user_greedy_report is not None
+                   else float("nan"))
+    return {"seed": seed, "val loss": r.best_val_loss or float("nan"), "test EX": m["execution_accuracy"],
+            "greedy": greedy, "user EX": m.get("user_execution_accuracy", float("nan")), "user greedy": user_greedy,
+            "valid SQL": m["valid_sql"], "wall min": r.wall_time_s / 60}
+
+
+def compare_seeds(args: argparse.Namespace) -> None:
+    """One demo run per seed, one after another, and a table of their numbers with mean, min and max."""
+    rows = []
+    for seed in args.seeds.split(","):
+        print(f"\n=== train.seed={seed} (load {_load()}) ===")
+        result = run_demo(_config(args, [*args.overrides, f"train.seed={seed}"], True, f"seed{seed}"))
+        rows.append(seed_row(seed, result))
+    keys = [k for k in rows[0] if k != "seed"]
+    print(f"\nbench_demo --seeds {args.seeds} {' '.join(args.overrides)}")
+    print(f"{'seed':>6} " + " ".join(f"{k:>11}" for k in keys))
+    fmt = {"val loss": "{:>11.4f}", "wall min": "{:>11.1f}"}
+    for row in rows:
+        print(f"{row['seed']:>6} " + " ".join(fmt.get(k, "{:>11.1%}").format(row[k]) for k in keys))
+    for name, agg in (("mean", lambda v: sum(v) / len(v)), ("min", min), ("max", max)):
+        print(f"{name:>6} " + " ".join(fmt.get(k, "{:>11.1%}").format(agg([r[k] for r in rows])) for k in keys))
+    print(f"load average at the end: {_load()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", metavar="section.key=value", help="settings after the demo's")
@@ -78,12 +115,20 @@ def main() -> None:
                         help="questions on one database that share one reading of its schema (1: a prompt each)")
     parser.add_argument("--schema-views", type=int, default=DemoConfig.schema_views,
                         help="how many times the training questions are grouped, each time shuffled anew")
+    parser.add_argument("--question-variety", type=float, default=None,
+                        help="fraction of training questions reworded by the surface grammar (default: the demo's)")
+    parser.add_argument("--no-value-hints", action="store_true", help="no value hints (t2sql_lib.value_hints)")
+    parser.add_argument("--seeds", default=None, metavar="K,K,...",
+                        help="one run per train.seed, and a table with mean, min and max")
     parser.add_argument("--compare-masking", action="store_true",
                         help="train with and without loss masking at the same step budget")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     if args.compare_masking:
         compare_masking(args)
+        return
+    if args.seeds:
+        compare_seeds(args)
         return
     print(f"cores available: {os.cpu_count()}, load average before: {_load()}")
     start = time.perf_counter()

@@ -22,6 +22,7 @@ from t2sql_lib.generate import BEST_DECODING
 from t2sql_lib.sft import evaluate_model
 from t2sql_lib.synth import load_generated
 from t2sql_lib.user_questions import load_user_questions
+from t2sql_lib.value_hints import add_value_hints
 
 
 def score(loaded, examples, decoding: str):
@@ -46,20 +47,31 @@ def main() -> None:
     parser.add_argument("--decoding", default=BEST_DECODING, help=f"the decoder beside greedy (default: {BEST_DECODING})")
     parser.add_argument("--template-questions", type=int, default=500,
                         help="generator test questions scored (the demo's first 500; default 500)")
+    parser.add_argument("--sets", default="user validation,user test,template test",
+                        help="which question sets, comma-separated (default: all three)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    sets = {"user validation": load_user_questions("validation"), "user test": load_user_questions("test"),
-            "template test": load_generated(n_examples=34104, seed=0, splits=["test"])["test"][
-                : args.template_questions]}
+    wanted = [s.strip() for s in args.sets.split(",")]
+    loaders = {"user validation": lambda: load_user_questions("validation"),
+               "user test": lambda: load_user_questions("test"),
+               "template test": lambda: load_generated(n_examples=34104, seed=0, splits=["test"])["test"][
+                   : args.template_questions]}
+    unknown = [w for w in wanted if w not in loaders]
+    if unknown:
+        parser.error(f"--sets: unknown {unknown}; expected some of {sorted(loaders)}")
+    sets = {name: loaders[name]() for name in wanted}
     decoders = ["greedy"] if args.decoding == "greedy" else ["greedy", args.decoding]
     for path in args.model:
         loaded = load_model_folder(path)
-        print(f"\n== {path} ==")
+        hints = bool(loaded.config.get("demo", {}).get("value_hints"))
+        print(f"\n== {path} ({'with' if hints else 'without'} value hints) ==")
         print(f"{'questions':<16} {'n':>4} " + " ".join(f"{d[:28]:>28}" for d in decoders) + "  valid SQL")
         styles = {}
         for name, examples in sets.items():
             start = time.perf_counter()
+            if hints:
+                examples = add_value_hints(examples)
             reports = [score(loaded, examples, d) for d in decoders]
             accs = [r.summary()["all"]["execution_accuracy"] for r in reports]
             valid = reports[-1].summary()["all"]["valid_sql"]
@@ -67,6 +79,8 @@ def main() -> None:
                   + f"  {valid:>9.1%}  ({time.perf_counter() - start:.0f} s)")
             if name.startswith("user"):
                 styles[name] = by_style(reports[-1], examples)
+        if not styles:
+            continue
         print(f"\nuser-phrased questions by register ({decoders[-1]}): right / questions")
         names = sorted({s for v in styles.values() for s in v})
         for s in names:

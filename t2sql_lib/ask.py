@@ -119,6 +119,10 @@ def ask(db_path: str | Path, question: str, model: LoadedModel | str | Path | No
     loaded = model if isinstance(model, LoadedModel) else load_model_folder(model)
     schema = read_schema(db_path)
     settings = DECODERS[decoding] if isinstance(decoding, str) else decoding
+    if loaded.config.get("demo", {}).get("value_hints"):  # the model was trained with them: ask with them
+        from .value_hints import with_value_hints
+
+        text = with_value_hints(text, db_path, schema)
     example = Example(question=text, sql="", db_id=schema.db_id, db_path=db_path, schema=schema)
     sql = decode_sql(loaded.model, loaded.tokenizer, [example], settings)[0]
     return Answer(text, sql, execute_sql(db_path, sql, timeout_s=timeout_s, max_rows=max_rows), schema, settings.name)

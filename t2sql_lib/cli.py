@@ -21,6 +21,14 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fraction(text: str) -> float:
+    """An argparse type: a number between 0 and 1."""
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a fraction between 0 and 1")
+    return value
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import DemoConfig, run_demo
 
@@ -29,7 +37,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                         mask_prompt=not args.no_mask_prompt, val_examples=args.val_examples,
                         test_examples=test_examples, decoding=args.decoding, out_dir=args.out,
                         threads=args.threads, progress=not args.no_progress,
-                        questions_per_schema=args.questions_per_schema, schema_views=args.schema_views)
+                        questions_per_schema=args.questions_per_schema, schema_views=args.schema_views,
+                        question_variety=args.question_variety,
+                        value_hints=False if args.no_value_hints else None)
     run_demo(config)
     return 0
 
@@ -118,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decoding", choices=sorted(DECODERS), default=BEST_DECODING,
                    help=f"how the final test SQL is written (default: {BEST_DECODING}); greedy is always scored too")
 
-    from .demo import DEMO_SHARED_SCHEMA
+    from .demo import DEMO_QUESTION_VARIETY, DEMO_SHARED_SCHEMA
 
     p.add_argument("--questions-per-schema", type=int, default=None, metavar="N",
                    help="train on groups of up to N questions about one database that share one reading of its "
@@ -126,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schema-views", type=int, default=None, metavar="K",
                    help="with --questions-per-schema > 1: group the training questions K times, shuffled and "
                         f"renamed anew (default: {DEMO_SHARED_SCHEMA[1]} for the laptop demo, else 1)")
+    p.add_argument("--question-variety", type=_fraction, default=None, metavar="F",
+                   help="fraction of training questions reworded by the surface grammar (t2sql_lib.synth.surface; "
+                        f"default: {DEMO_QUESTION_VARIETY} for the laptop demo, else 0; 0: the patterns' wording only)")
+    p.add_argument("--no-value-hints", action="store_true",
+                   help="do not append the database values a question names to it (t2sql_lib.value_hints; on by "
+                        "default for the laptop demo)")
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: outputs/demo)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: the CPUs available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

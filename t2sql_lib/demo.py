@@ -123,6 +123,8 @@ DEMO_OVERRIDES: tuple[str, ...] = (
     "data.tokenizer_vocab_size=1024",
 )
 
+# Fraction of the demo's training questions reworded by the surface grammar (synth.surface)
+DEMO_QUESTION_VARIETY = 0.5
 # Questions per schema and groupings for the demo (sft.SharedSchemaBatches): 8 questions after one schema read once
 # (95 tokens read per question instead of 284: 1.9x the questions per second), grouped 4 times (3,544 batches of 16)
 DEMO_SHARED_SCHEMA: tuple[int, int] = (8, 4)
@@ -137,6 +139,14 @@ class DemoConfig:
     extra_overrides: Sequence[str] = ()  # applied after ``overrides`` (the command line's ``section.key=value``)
     tokenizer: str = "bpe"  # "bpe": chapter 1's BPE trained on the training split; "gpt2": GPT-2's, with the specials
     mask_prompt: bool = True  # score only the SQL (and <|endoftext|>); False scores the prompt too
+    # Fraction of training questions rewritten by the surface grammar (synth.surface: openers, words for comparisons
+    # and aggregates, synonyms, politeness, typing), so that the model meets people's ways of asking.
+    # None: DEMO_QUESTION_VARIETY for the laptop demo, else 0.
+    question_variety: float | None = None
+    # Append to every question the database values it names, spelt as stored (t2sql_lib.value_hints), in training
+    # and in scoring; with them, the surface grammar also lower-cases values (people type "fairhaven").
+    # None: on for the laptop demo, else off.
+    value_hints: bool | None = None
     rename_rate: float = 0.5  # fraction of training examples whose schema words are renamed (sft.rename_schema_words)
     rename_word_prob: float = 0.5  # in such an example, the chance that each schema word is renamed
     # Learn the BPE merges from the training text with every schema word renamed (see build_tokenizer)
@@ -161,6 +171,8 @@ class DemoConfig:
     out_dir: str | Path | None = None  # default: outputs/demo
     progress: bool = True
     n_examples_shown: int = 3  # right and wrong predictions printed at the end
+    # also score the questions written in people's words about the test databases (data/user_questions)
+    user_questions: bool = True
 
     def preset_settings(self) -> Preset:
         """The preset with ``EARLY_STOPPING``, the demo's overrides, then ``extra_overrides`` applied."""
@@ -169,10 +181,21 @@ class DemoConfig:
             overrides = DEMO_OVERRIDES if self.preset == DEMO_PRESET else ()
         return get_preset(self.preset).with_overrides([*EARLY_STOPPING, *overrides, *self.extra_overrides])
 
+    def is_laptop_demo(self) -> bool:
+        """The laptop preset with the demo's own overrides: the recipe ``make demo`` runs."""
+        return self.preset == DEMO_PRESET and self.overrides is None
+
+    def people_words(self) -> tuple[float, bool]:
+        """``(question_variety, value_hints)`` with their defaults filled in."""
+        demo = self.is_laptop_demo()
+        variety = self.question_variety if self.question_variety is not None else (
+            DEMO_QUESTION_VARIETY if demo else 0.0)
+        return variety, self.value_hints if self.value_hints is not None else demo
+
     def shared_schema(self) -> tuple[int, int]:
         """``(questions_per_schema, schema_views)`` with their defaults filled in."""
         # (a loss on every token, mask_prompt=False, needs every question's prompt: 1)
-        demo = self.preset == DEMO_PRESET and self.overrides is None and self.mask_prompt
+        demo = self.is_laptop_demo() and self.mask_prompt
         default = DEMO_SHARED_SCHEMA if demo else (1, 1)
         return (self.questions_per_schema if self.questions_per_schema is not None else default[0],
                 self.schema_views if self.schema_views is not None else default[1])
@@ -195,11 +218,17 @@ class DemoResult:
     n_parameters: int = 0
     threads: int = 1
     greedy_report: EvalReport | None = None  # the same questions decoded greedily (the report itself when greedy)
+    # the user-phrased questions about the test databases (data/user_questions), configured and greedy decoding
+    user_report: EvalReport | None = None
+    user_greedy_report: EvalReport | None = None
 
     def metrics(self) -> dict[str, float]:
         """The headline numbers on the test databases."""
         s = self.report.summary()["all"]
-        return {k: float(s[k]) for k in ("execution_accuracy", "exact_match", "valid_sql")}
+        out = {k: float(s[k]) for k in ("execution_accuracy", "exact_match", "valid_sql")}
+        if self.user_report is not None:
+            out["user_execution_accuracy"] = float(self.user_report.summary()["all"]["execution_accuracy"])
+        return out
 
 
 def cpu_precision(requested: str) -> str:
@@ -272,11 +301,22 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
     # 1. Data, split by database
     splits = load_generated(n_examples=preset.data.n_synth_examples, seed=config.data_seed)
     train_ex, val_ex, test_ex = splits["train"], splits["validation"], splits["test"]
+    variety, hints = config.people_words()
+    if variety:
+        from .synth.surface import vary_examples
+
+        train_ex = vary_examples(train_ex, variety, seed=config.data_seed, value_case=0.3 if hints else 0.0)
+    if hints:
+        from .value_hints import add_value_hints
+
+        train_ex, val_ex, test_ex = add_value_hints(train_ex), add_value_hints(val_ex), add_value_hints(test_ex)
     # The splits come shuffled with a fixed seed, so their first k examples are a fixed sample of every database.
     val_subset = val_ex[: config.val_examples]
     test_subset = test_ex if config.test_examples is None else test_ex[: config.test_examples]
     db_names = {name: sorted({e.db_id for e in ex}) for name, ex in splits.items()}
-    print(f"data: {len(train_ex)} train questions on {len(db_names['train'])} databases, "
+    n_varied = sum("template_question" in e.meta for e in train_ex)
+    n_hinted = sum("plain_question" in e.meta for e in train_ex)
+    print(f"data: {len(train_ex)} train questions ({n_varied} reworded, {n_hinted} with value hints) on {len(db_names['train'])} databases, "
           f"{len(val_ex)} validation on {db_names['validation']}, {len(test_ex)} test on {db_names['test']}")
 
     # 2. Tokenizer
@@ -354,15 +394,22 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
         loaded = load_checkpoint(ckpt_root, model=model, which=BEST)
         print(f"loaded the best checkpoint: step {loaded['step']}, {s.early_stopping_metric} {result.best_metric:.4f}")
 
-    # 6. The held-out test databases: greedy, and the configured decoder (chapter 6) for the headline
+    # 6. The held-out test databases: the generator's questions and questions in people's words, greedy and with
+    # the configured decoder (chapter 6) for the headline
     info = {"split": "test", "databases": db_names["test"], "step": result.best_step}
     t0 = time.perf_counter()
-    greedy_report = evaluate_model(model, tokenizer, test_subset, max_new_tokens=config.max_new_tokens,
-                                   batch_size=config.decode_batch_size, info=info)
-    report = greedy_report
-    if config.decoding != "greedy":
-        report = evaluate_model(model, tokenizer, test_subset, max_new_tokens=config.max_new_tokens,
-                                batch_size=config.decode_batch_size, info=info, decoding=config.decoding)
+    greedy_report, report = score_questions(model, tokenizer, test_subset, config, info)
+    user_greedy = user_report = None
+    if config.user_questions:
+        from .user_questions import load_user_questions
+
+        user_test = load_user_questions("test")
+        if hints:
+            from .value_hints import add_value_hints
+
+            user_test = add_value_hints(user_test)
+        user_greedy, user_report = score_questions(model, tokenizer, user_test, config,
+                                                   {**info, "questions": "user-phrased"})
     test_time = time.perf_counter() - t0
     wall = time.perf_counter() - t_start
 
@@ -373,9 +420,21 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
                       best_step=result.best_step, best_val_loss=best_eval.get("val_loss"),
                       best_val_execution_accuracy=best_eval.get("val_execution_accuracy"),
                       evals=result.evals, data_stats=data_stats, n_parameters=n_params, threads=threads,
-                      greedy_report=greedy_report)
+                      greedy_report=greedy_report, user_report=user_report, user_greedy_report=user_greedy)
+    if user_report is not None:
+        user_report.save_json(out / "user_report.json")
     print_summary(demo, test_time, config.n_examples_shown)
     return demo
+
+
+def score_questions(model: torch.nn.Module, tokenizer: Any, examples: Sequence[Example], config: DemoConfig,
+                    info: dict[str, Any]) -> tuple[EvalReport, EvalReport]:
+    """``(greedy, configured)`` reports on ``examples``; one report twice when the configured decoding is greedy."""
+    kwargs = dict(max_new_tokens=config.max_new_tokens, batch_size=config.decode_batch_size, info=info)
+    greedy = evaluate_model(model, tokenizer, examples, **kwargs)
+    if config.decoding == "greedy":
+        return greedy, greedy
+    return greedy, evaluate_model(model, tokenizer, examples, decoding=config.decoding, **kwargs)
 
 
 def save_outputs(out: Path, model: torch.nn.Module, tokenizer: Any, report: EvalReport, preset: Preset,
@@ -391,6 +450,8 @@ def save_outputs(out: Path, model: torch.nn.Module, tokenizer: Any, report: Eval
     settings = {"preset": preset.to_dict(), "model": dataclasses.asdict(model_settings),
                 "demo": {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
                          for k, v in dataclasses.asdict(config).items()}}
+    # what the run used, defaults filled in: `t2sql ask` gives the model value hints when it was trained with them
+    settings["demo"]["question_variety"], settings["demo"]["value_hints"] = config.people_words()
     (out / "config.json").write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
     report.info.update(wall_time_s=round(wall, 1), steps=result.step, evals=result.evals)
     report.save_json(out / "test_report.json")
@@ -437,6 +498,11 @@ def print_summary(demo: DemoResult, test_time: float, n_shown: int) -> None:
     print(f"\nheld-out test databases ({c['questions']} questions, {decoding} decoding, scored in {test_time:.0f} s): "
           f"execution accuracy {m['execution_accuracy']:.1%}, exact match {m['exact_match']:.1%}, "
           f"valid SQL {m['valid_sql']:.1%}")
+    if demo.user_report is not None:
+        u, ug = demo.user_report.summary()["all"], demo.user_greedy_report.summary()["all"]
+        print(f"questions in people's words about the test databases ({demo.user_report.counts()['questions']}): "
+              f"execution accuracy {u['execution_accuracy']:.1%} ({decoding}), {ug['execution_accuracy']:.1%} (greedy); "
+              f"valid SQL {u['valid_sql']:.1%}")
     best = "n/a" if demo.best_val_loss is None else (
         f"SQL loss {demo.best_val_loss:.4f}, execution accuracy {demo.best_val_execution_accuracy:.3f}")
     print(f"trained {demo.steps} steps in {demo.train_time_s:.0f} s (best validation: "

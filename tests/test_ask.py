@@ -108,3 +108,19 @@ def test_format_table(tmp_path):
     db = _make_db(tmp_path / "t.sqlite")
     table = format_table(execute_sql(db, "SELECT name, price FROM item ORDER BY id"), max_rows=2)
     assert table.splitlines() == ["name | price", "-----+------", "pen  | 1.5", "book | 12.0", "(3 rows, 1 not shown)"]
+
+
+def test_a_model_trained_with_value_hints_is_asked_with_them(folder, monkeypatch):
+    out, db = folder
+    loaded = load_model_folder(out)
+    seen = []
+
+    def fake_decode(model, tokenizer, examples, settings, **kwargs):
+        seen.append(examples[0].question)
+        return [SQL]
+
+    monkeypatch.setattr("t2sql_lib.ask.decode_sql", fake_decode)
+    ask(db, "the price of the BOOK", loaded, "greedy")
+    hinted = dataclasses.replace(loaded, config={**loaded.config, "demo": {"value_hints": True}})
+    ask(db, "the price of the BOOK", hinted, "greedy")
+    assert seen == ["the price of the BOOK", "the price of the BOOK | values: item.name = 'book'"]

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 import torch
 from safetensors.torch import load_model
 
 from t2sql_lib.cli import build_parser
-from t2sql_lib.demo import DEMO_OVERRIDES, DEMO_SHARED_SCHEMA, EARLY_STOPPING, DemoConfig, run_demo
+from t2sql_lib.demo import (
+    DEMO_OVERRIDES,
+    DEMO_QUESTION_VARIETY,
+    DEMO_SHARED_SCHEMA,
+    EARLY_STOPPING,
+    DemoConfig,
+    run_demo,
+)
 from t2sql_lib.evaluate import exact_match, execution_match
 from t2sql_lib.generate import BEST_DECODING, DECODERS, decode_sql
 from t2sql_lib.model import GPTConfig, GPTModel
@@ -18,6 +26,7 @@ from t2sql_lib.sft import evaluate_model, predict_sql
 from t2sql_lib.sql import execute_sql
 from t2sql_lib.synth import load_generated
 from t2sql_lib.tokenizer import BPETokenizer
+from t2sql_lib.user_questions import load_user_questions
 
 TINY = ("model.context_length=512", "model.emb_dim=32", "model.n_layers=2", "model.n_heads=2",
         "train.max_steps=12", "train.eval_every=6", "train.batch_size=4", "train.warmup_steps=2",
@@ -29,7 +38,7 @@ TINY = ("model.context_length=512", "model.emb_dim=32", "model.n_layers=2", "mod
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     config = DemoConfig(preset="tiny", extra_overrides=TINY, val_examples=4, test_examples=10, max_new_tokens=24,
-                        out_dir=out, progress=False, threads=1)
+                        out_dir=out, progress=False, threads=1, user_questions=False)
     return config, run_demo(config)
 
 
@@ -113,6 +122,34 @@ def test_demo_settings():
     tiny = DemoConfig(preset="tiny", extra_overrides=("train.max_steps=5",)).preset_settings()
     assert tiny.train.max_steps == 5 and tiny.model.emb_dim == 64  # no laptop-size overrides on another preset
     assert all(o.startswith("train.early_stopping") for o in EARLY_STOPPING)
+
+
+def test_the_laptop_demo_trains_on_peoples_words_and_other_presets_do_not():
+    assert DemoConfig().people_words() == (DEMO_QUESTION_VARIETY, True) and DEMO_QUESTION_VARIETY > 0
+    assert DemoConfig(preset="tiny").people_words() == (0.0, False)
+    assert DemoConfig(overrides=()).people_words() == (0.0, False)  # the laptop preset as it is
+    assert DemoConfig(preset="tiny", question_variety=0.2, value_hints=True).people_words() == (0.2, True)
+    args = build_parser().parse_args(["demo", "--question-variety", "0.25", "--no-value-hints"])
+    assert (args.question_variety, args.no_value_hints) == (0.25, True)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["demo", "--question-variety", "1.5"])
+
+
+def test_demo_with_reworded_questions_and_value_hints_scores_the_user_questions(tmp_path, capsys):
+    config = DemoConfig(preset="tiny", extra_overrides=(*TINY, "train.max_steps=2", "train.eval_every=2"),
+                        val_examples=2, test_examples=4, max_new_tokens=8, out_dir=tmp_path, progress=False,
+                        threads=1, decoding="greedy", question_variety=1.0, value_hints=True)
+    result = run_demo(config)
+    out = capsys.readouterr().out
+    n_train = len(load_generated(n_examples=200, seed=0)["train"])
+    reworded = int(re.search(r"\((\d+) reworded, (\d+) with value hints\)", out).group(1))
+    assert 0.8 * n_train < reworded <= n_train and "questions in people's words" in out
+    user = result.user_report
+    assert user is not None and user.counts()["questions"] == len(load_user_questions("test"))
+    assert any(" | values: " in r["question"] for r in user.records)  # scored with the hints it was trained with
+    assert "user_execution_accuracy" in result.metrics()
+    assert json.loads((tmp_path / "config.json").read_text())["demo"]["value_hints"] is True
+    assert (tmp_path / "user_report.json").is_file()
 
 
 def test_cli_demo_options():

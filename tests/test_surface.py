@@ -53,3 +53,11 @@ def test_a_typo_is_one_slip_of_the_fingers():
     made = {typo(word, rng) for _ in range(200)}
     assert made <= slips and len(made) > 10
     assert all(m[0] == "h" for m in made)  # the first letter stays: people rarely miss it
+
+
+def test_value_case_writes_the_values_in_lower_case_only_when_asked():
+    question, sql = "Which hotels are in Fairhaven?", "SELECT name FROM hotels WHERE city = 'Fairhaven'"
+    lowered = {vary_question(question, sql, random.Random(k), value_case=1.0) for k in range(20)}
+    assert all("fairhaven" in q and "Fairhaven" not in q for q in lowered)
+    kept = {vary_question(question, sql, random.Random(k)) for k in range(20)}
+    assert all("Fairhaven" in q for q in kept)

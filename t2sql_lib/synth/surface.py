@@ -115,10 +115,17 @@ def sql_values(sql: str) -> str:
     return " ".join(text or number for text, number in found).lower()
 
 
-def vary_question(question: str, sql: str, rng: random.Random) -> str:
-    """``question`` rewritten by the surface grammar; the SQL's values (quoted strings, numbers) are kept."""
+def vary_question(question: str, sql: str, rng: random.Random, value_case: float = 0.0) -> str:
+    """``question`` rewritten by the surface grammar; the SQL's values (quoted strings, numbers) are kept, except
+    that with probability ``value_case`` the quoted values are written in lower case, as people type them (only for
+    a model that reads value hints, ``t2sql_lib.value_hints``, which give it the stored spelling back)."""
     protected = sql_values(sql)
     text = question
+    if value_case and rng.random() < value_case:
+        for literal in re.findall(r"'((?:[^']|'')*)'", sql):
+            value = literal.replace("''", "'").strip("%")
+            if value:
+                text = text.replace(value, value.lower())
     for regex, choices in OPENERS:
         m = re.match(regex, text)
         if m and rng.random() < 0.7:
@@ -149,16 +156,17 @@ def _lower_first(text: str, protected: str) -> str:
     return text[0].lower() + text[1:]
 
 
-def vary_examples(examples: Sequence[Example], rate: float, seed: int = 0) -> list[Example]:
-    """``examples`` with a fraction ``rate`` of questions (chosen with ``seed``) rewritten by ``vary_question``;
-    a rewritten example's ``meta`` keeps the pattern's wording under ``template_question``."""
+def vary_examples(examples: Sequence[Example], rate: float, seed: int = 0, value_case: float = 0.0) -> list[Example]:
+    """``examples`` with a fraction ``rate`` of questions (chosen with ``seed``) rewritten by ``vary_question``
+    (``value_case``: its chance of lower-cased values); a rewritten example's ``meta`` keeps the pattern's wording
+    under ``template_question``."""
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"rate={rate}: expected a fraction between 0 and 1")
     rng = random.Random(f"t2sql-surface:{seed}")
     out = []
     for ex in examples:
         if rng.random() < rate:
-            varied = vary_question(ex.question, ex.sql, rng)
+            varied = vary_question(ex.question, ex.sql, rng, value_case)
             if varied != ex.question:
                 ex = replace(ex, question=varied, meta={**ex.meta, "template_question": ex.question})
         out.append(ex)
