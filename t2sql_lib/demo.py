@@ -147,6 +147,10 @@ class DemoConfig:
     # and in scoring; with them, the surface grammar also lower-cases values (people type "fairhaven").
     # None: on for the laptop demo, else off.
     value_hints: bool | None = None
+    # Human-written Spider training questions (from $T2SQL_SPIDER_DIR, data/raw/spider or ../shared) mixed into the
+    # training split, their SQL in the generator's style (sqlglot: upper-case keywords); 0: none. Skipped, saying
+    # so, when no Spider folder is found.
+    spider_questions: int = 0
     rename_rate: float = 0.5  # fraction of training examples whose schema words are renamed (sft.rename_schema_words)
     rename_word_prob: float = 0.5  # in such an example, the chance that each schema word is renamed
     # Learn the BPE merges from the training text with every schema word renamed (see build_tokenizer)
@@ -301,6 +305,8 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
     # 1. Data, split by database
     splits = load_generated(n_examples=preset.data.n_synth_examples, seed=config.data_seed)
     train_ex, val_ex, test_ex = splits["train"], splits["validation"], splits["test"]
+    if config.spider_questions:
+        train_ex = train_ex + spider_training_questions(config.spider_questions, seed=config.data_seed)
     variety, hints = config.people_words()
     if variety:
         from .synth.surface import vary_examples
@@ -425,6 +431,33 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
         user_report.save_json(out / "user_report.json")
     print_summary(demo, test_time, config.n_examples_shown)
     return demo
+
+
+def spider_training_questions(n: int, seed: int = 0) -> list[Example]:
+    """Up to ``n`` Spider training questions (a seeded sample) whose SQL is rewritten in the generator's style
+    (``sqlglot``: upper-case keywords and functions); none, with a message, when no Spider folder is found."""
+    import random
+
+    import sqlglot
+
+    from .paths import spider_dir
+    from .spider import load_spider
+
+    root = spider_dir()
+    if root is None:
+        print("spider_questions: no Spider folder ($T2SQL_SPIDER_DIR, data/raw/spider, ../shared): generated data only")
+        return []
+    examples = list(load_spider(root, "train", hardness=False))
+    random.Random(f"t2sql-demo:{seed}:spider").shuffle(examples)
+    out = []
+    for ex in examples[:n]:
+        try:
+            sql = sqlglot.transpile(ex.sql, read="sqlite", write="sqlite")[0]
+        except sqlglot.errors.SqlglotError:  # a gold query sqlglot cannot read stays out of training
+            continue
+        out.append(dataclasses.replace(ex, sql=sql))
+    print(f"spider: {len(out)} human-written training questions on {len({e.db_id for e in out})} databases")
+    return out
 
 
 def score_questions(model: torch.nn.Module, tokenizer: Any, examples: Sequence[Example], config: DemoConfig,

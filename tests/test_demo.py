@@ -186,3 +186,22 @@ def test_cli_demo_shared_schema_options():
     assert (defaults.questions_per_schema, defaults.schema_views) == (None, None)  # DemoConfig's defaults decide
 
 
+
+
+def test_spider_training_questions_come_in_the_generators_style(spider, monkeypatch):
+    from t2sql_lib.demo import spider_training_questions
+
+    monkeypatch.setenv("T2SQL_SPIDER_DIR", str(spider))
+    examples = spider_training_questions(30, seed=1)
+    assert len(examples) == 30 and all(e.db_path.is_file() for e in examples)
+    assert all(e.sql.startswith(("SELECT", "WITH")) and "count(" not in e.sql for e in examples)
+    assert [e.question for e in examples] == [e.question for e in spider_training_questions(30, seed=1)]
+    assert spider_training_questions(30, seed=2) != examples
+
+
+def test_no_spider_folder_means_generated_data_only(monkeypatch, capsys):
+    from t2sql_lib import demo
+
+    monkeypatch.setattr("t2sql_lib.paths.spider_dir", lambda: None)
+    assert demo.spider_training_questions(10) == []
+    assert "no Spider folder" in capsys.readouterr().out
