@@ -175,8 +175,9 @@ class DemoConfig:
     out_dir: str | Path | None = None  # default: outputs/demo
     progress: bool = True
     n_examples_shown: int = 3  # right and wrong predictions printed at the end
-    # also score the questions written in people's words about the test databases (data/user_questions)
-    user_questions: bool = True
+    # also score the questions written in people's words about the test databases (data/user_questions);
+    # None: for the laptop demo (a tiny model's score on them is zero and costs the notebooks time)
+    user_questions: bool | None = None
 
     def preset_settings(self) -> Preset:
         """The preset with ``EARLY_STOPPING``, the demo's overrides, then ``extra_overrides`` applied."""
@@ -406,7 +407,7 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
     t0 = time.perf_counter()
     greedy_report, report = score_questions(model, tokenizer, test_subset, config, info)
     user_greedy = user_report = None
-    if config.user_questions:
+    if config.user_questions or (config.user_questions is None and config.is_laptop_demo()):
         from .user_questions import load_user_questions
 
         user_test = load_user_questions("test")

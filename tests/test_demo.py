@@ -38,12 +38,13 @@ TINY = ("model.context_length=512", "model.emb_dim=32", "model.n_layers=2", "mod
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     config = DemoConfig(preset="tiny", extra_overrides=TINY, val_examples=4, test_examples=10, max_new_tokens=24,
-                        out_dir=out, progress=False, threads=1, user_questions=False)
+                        out_dir=out, progress=False, threads=1)
     return config, run_demo(config)
 
 
 def test_demo_report_comes_from_executing_the_generated_sql(demo):
     config, result = demo
+    assert result.user_report is None  # the user-phrased questions are scored by the laptop demo or on request
     report = result.report
     test = load_generated(n_examples=200, seed=0)["test"][:10]
     assert len(report.records) == 10
@@ -138,7 +139,7 @@ def test_the_laptop_demo_trains_on_peoples_words_and_other_presets_do_not():
 def test_demo_with_reworded_questions_and_value_hints_scores_the_user_questions(tmp_path, capsys):
     config = DemoConfig(preset="tiny", extra_overrides=(*TINY, "train.max_steps=2", "train.eval_every=2"),
                         val_examples=2, test_examples=4, max_new_tokens=8, out_dir=tmp_path, progress=False,
-                        threads=1, decoding="greedy", question_variety=1.0, value_hints=True)
+                        threads=1, decoding="greedy", question_variety=1.0, value_hints=True, user_questions=True)
     result = run_demo(config)
     out = capsys.readouterr().out
     n_train = len(load_generated(n_examples=200, seed=0)["train"])
