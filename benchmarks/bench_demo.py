@@ -39,7 +39,7 @@ def _config(args: argparse.Namespace, overrides: list[str], mask: bool, out: str
                       threads=args.threads, progress=not args.no_progress,
                       questions_per_schema=args.questions_per_schema, schema_views=args.schema_views,
                       question_variety=args.question_variety,
-                      value_hints=False if args.no_value_hints else None, spider_questions=args.spider_questions)
+                      value_hints=True if args.value_hints else None, spider_questions=args.spider_questions)
 
 
 def _headline(name: str, r: DemoResult) -> str:
@@ -117,7 +117,7 @@ def main() -> None:
                         help="how many times the training questions are grouped, each time shuffled anew")
     parser.add_argument("--question-variety", type=float, default=None,
                         help="fraction of training questions reworded by the surface grammar (default: the demo's)")
-    parser.add_argument("--no-value-hints", action="store_true", help="no value hints (t2sql_lib.value_hints)")
+    parser.add_argument("--value-hints", action="store_true", help="value hints (t2sql_lib.value_hints)")
     parser.add_argument("--spider-questions", type=int, default=0,
                         help="Spider training questions mixed into training (default 0)")
     parser.add_argument("--seeds", default=None, metavar="K,K,...",

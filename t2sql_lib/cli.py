@@ -39,7 +39,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                         threads=args.threads, progress=not args.no_progress,
                         questions_per_schema=args.questions_per_schema, schema_views=args.schema_views,
                         question_variety=args.question_variety,
-                        value_hints=False if args.no_value_hints else None,
+                        value_hints=True if args.value_hints else None,
                         spider_questions=args.spider_questions)
     run_demo(config)
     return 0
@@ -143,9 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spider-questions", type=int, default=0, metavar="N",
                    help="mix N of Spider's human-written training questions into training (Spider from "
                         "$T2SQL_SPIDER_DIR, data/raw/spider or ../shared; default 0)")
-    p.add_argument("--no-value-hints", action="store_true",
-                   help="do not append the database values a question names to it (t2sql_lib.value_hints; on by "
-                        "default for the laptop demo)")
+    p.add_argument("--value-hints", action="store_true",
+                   help="append to each question the database values it names, as stored (t2sql_lib.value_hints), "
+                        "in training and scoring")
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default: outputs/demo)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: the CPUs available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

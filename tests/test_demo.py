@@ -15,6 +15,7 @@ from t2sql_lib.demo import (
     DEMO_OVERRIDES,
     DEMO_QUESTION_VARIETY,
     DEMO_SHARED_SCHEMA,
+    DEMO_VALUE_HINTS,
     EARLY_STOPPING,
     DemoConfig,
     run_demo,
@@ -125,13 +126,13 @@ def test_demo_settings():
     assert all(o.startswith("train.early_stopping") for o in EARLY_STOPPING)
 
 
-def test_the_laptop_demo_trains_on_peoples_words_and_other_presets_do_not():
-    assert DemoConfig().people_words() == (DEMO_QUESTION_VARIETY, True) and DEMO_QUESTION_VARIETY > 0
+def test_reworded_questions_and_value_hints_are_settings_of_the_demo():
+    assert DemoConfig().people_words() == (DEMO_QUESTION_VARIETY, DEMO_VALUE_HINTS)
     assert DemoConfig(preset="tiny").people_words() == (0.0, False)
     assert DemoConfig(overrides=()).people_words() == (0.0, False)  # the laptop preset as it is
     assert DemoConfig(preset="tiny", question_variety=0.2, value_hints=True).people_words() == (0.2, True)
-    args = build_parser().parse_args(["demo", "--question-variety", "0.25", "--no-value-hints"])
-    assert (args.question_variety, args.no_value_hints) == (0.25, True)
+    args = build_parser().parse_args(["demo", "--question-variety", "0.25", "--value-hints"])
+    assert (args.question_variety, args.value_hints) == (0.25, True)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["demo", "--question-variety", "1.5"])
 
