@@ -327,8 +327,8 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
     db_names = {name: sorted({e.db_id for e in ex}) for name, ex in splits.items()}
     n_varied = sum("template_question" in e.meta for e in train_ex)
     n_hinted = sum("plain_question" in e.meta for e in train_ex)
-    print(f"data: {len(train_ex)} train questions ({n_varied} reworded, {n_hinted} with value hints) on {len(db_names['train'])} databases, "
-          f"{len(val_ex)} validation on {db_names['validation']}, {len(test_ex)} test on {db_names['test']}")
+    print(f"data: {len(train_ex)} train questions ({n_varied} reworded, {n_hinted} with value hints) on "
+          f"{len({e.db_id for e in train_ex})} databases, {len(val_ex)} validation on {db_names['validation']}, {len(test_ex)} test on {db_names['test']}")
 
     # 2. Tokenizer
     t0 = time.perf_counter()
