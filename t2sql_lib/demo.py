@@ -488,8 +488,9 @@ def save_outputs(out: Path, model: torch.nn.Module, tokenizer: Any, report: Eval
     settings = {"preset": preset.to_dict(), "model": dataclasses.asdict(model_settings),
                 "demo": {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
                          for k, v in dataclasses.asdict(config).items()}}
-    # what the run used, defaults filled in: `t2sql ask` gives the model value hints when it was trained with them
-    settings["demo"]["question_variety"], settings["demo"]["value_hints"] = config.people_words()
+    if isinstance(config, DemoConfig):  # (the pipeline saves through here too, with its own config)
+        # what the run used, defaults filled in: `t2sql ask` gives the model value hints when it was trained with them
+        settings["demo"]["question_variety"], settings["demo"]["value_hints"] = config.people_words()
     (out / "config.json").write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
     report.info.update(wall_time_s=round(wall, 1), steps=result.step, evals=result.evals)
     report.save_json(out / "test_report.json")
