@@ -3,7 +3,8 @@
 Scores one or more model folders (``t2sql demo`` writes one to ``outputs/demo``) on the hand-written questions of
 ``data/user_questions`` (validation databases: for decisions; test databases: reported) and on the generator's
 test questions about the same databases, greedily and with the default decoder, by executing the SQL. Then the
-user-phrased validation and test accuracy by register (``style`` tags). Example::
+user-phrased validation and test accuracy by register (``style`` tags). ``--sets`` may add ``spider dev``, a
+seeded sample of Spider's human-written dev questions (``--spider-dev N``). Example::
 
     python benchmarks/bench_user_questions.py --model outputs/demo
     python benchmarks/bench_user_questions.py --model outputs/a outputs/b --decoding greedy
@@ -12,6 +13,7 @@ user-phrased validation and test accuracy by register (``style`` tags). Example:
 from __future__ import annotations
 
 import argparse
+import random
 import time
 from collections import defaultdict
 
@@ -41,6 +43,18 @@ def by_style(report, examples) -> dict[str, tuple[int, int]]:
     return {k: (v[0], v[1]) for k, v in sorted(counts.items())}
 
 
+def spider_dev_sample(n: int) -> list:
+    """A seeded sample of ``n`` Spider dev questions (human-written, unseen databases); needs a Spider folder."""
+    from t2sql_lib.paths import spider_dir
+    from t2sql_lib.spider import load_spider
+
+    if spider_dir() is None:
+        raise SystemExit("--sets 'spider dev': no Spider folder ($T2SQL_SPIDER_DIR, data/raw/spider, ../shared)")
+    dev = list(load_spider(spider_dir(), "dev", hardness=False))
+    random.Random(0).shuffle(dev)
+    return dev[:n]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", nargs="+", default=["outputs/demo"], help="model folders (default: outputs/demo)")
@@ -49,6 +63,8 @@ def main() -> None:
                         help="generator test questions scored (the demo's first 500; default 500)")
     parser.add_argument("--sets", default="user validation,user test,template test",
                         help="which question sets, comma-separated (default: all three)")
+    parser.add_argument("--spider-dev", type=int, default=200,
+                        help="with --sets 'spider dev': a seeded sample of this many Spider dev questions (default 200)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -57,6 +73,7 @@ def main() -> None:
                "user test": lambda: load_user_questions("test"),
                "template test": lambda: load_generated(n_examples=34104, seed=0, splits=["test"])["test"][
                    : args.template_questions]}
+    loaders["spider dev"] = lambda: spider_dev_sample(args.spider_dev)
     unknown = [w for w in wanted if w not in loaders]
     if unknown:
         parser.error(f"--sets: unknown {unknown}; expected some of {sorted(loaders)}")
