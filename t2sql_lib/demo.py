@@ -25,7 +25,9 @@
 5. The best checkpoint writes SQL for the held-out test databases, greedily and with chapter 6's best decoder
    (``DemoConfig.decoding``: beams that write only the schema's names, join keys that meet, and the question's
    values, the first that executes and returns rows); the SQL is
-   executed and scored: execution accuracy, exact match, valid-SQL rate, with right and wrong examples.
+   executed and scored: execution accuracy, exact match, valid-SQL rate, with right and wrong examples. The laptop
+   demo also scores the questions written by hand in people's words about the test databases
+   (``t2sql_lib.user_questions``), the number that says whether the model understands users.
 6. Model, tokenizer, metrics and an accuracy-vs-step plot go to ``outputs/demo/``.
 
 Why these sizes (``DEMO_OVERRIDES``): the demo must fit in 10 minutes on 2 CPU cores, so it trades model
