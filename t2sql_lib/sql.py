@@ -100,6 +100,23 @@ def _as_text(sql: str | bytes | None) -> str:
     return sql
 
 
+# Deeper nesting than any real query: sqlglot's recursive parser exhausts Python's stack near 46 parentheses.
+MAX_NESTING = 24
+
+
+def nesting_depth(text: str) -> int:
+    """The deepest level of parentheses in ``text``, outside quoted strings and names."""
+    depth = deepest = 0
+    for piece in re.split(r"""('(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|\[[^\]]*\])""", text)[::2]:
+        for ch in piece:
+            if ch == "(":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif ch == ")":
+                depth = max(0, depth - 1)
+    return deepest
+
+
 @lru_cache(maxsize=8192)
 def _parse_statements(sql: str) -> tuple[exp.Expression | None, ...]:
     """sqlglot's parse of ``sql`` (cached: evaluation parses the same gold query several times)."""
@@ -114,16 +131,20 @@ def parse_sql(sql: str) -> exp.Expression:
     text = _as_text(sql)
     if not text.strip() or not text.strip().strip(";").strip():
         raise SQLSyntaxError("empty SQL")
+    if nesting_depth(text) > MAX_NESTING:
+        raise SQLSyntaxError(f"nested deeper than {MAX_NESTING} parentheses")
     try:
         # None and Semicolon nodes are empty statements or lone comments, not statements that would run.
         statements = [s for s in _parse_statements(text) if s is not None and not isinstance(s, exp.Semicolon)]
+        if len(statements) == 1:
+            return statements[0].copy()
     except (ParseError, TokenError) as err:
         raise SQLSyntaxError(f"cannot parse SQL: {str(err).splitlines()[0]}") from None
+    except RecursionError:  # a tree too deep for Python's stack in another way (a chain of thousands of terms)
+        raise SQLSyntaxError("SQL nested too deeply to parse") from None
     if not statements:  # only comments or semicolons
         raise SQLSyntaxError("no SQL statement")
-    if len(statements) != 1:
-        raise SQLForbidden(f"exactly one statement is allowed, got {len(statements)}")
-    return statements[0].copy()
+    raise SQLForbidden(f"exactly one statement is allowed, got {len(statements)}")
 
 
 def check_read_only(sql: str) -> exp.Expression:
@@ -413,15 +434,18 @@ def normalize_sql(sql: str) -> str:
     >>> normalize_sql('select T1.name from singer as T1 where T1.age > 20 and T1.country = "France"')
     "SELECT name FROM singer WHERE age > 20 AND country = 'France'"
 
-    Raises SQLSyntaxError when the text does not parse.
+    Raises SQLSyntaxError when the text does not parse or is nested too deeply.
     """
     tree = parse_sql(sql)
-    tree = tree.transform(_quoted_value_to_string, copy=False)
-    for select in list(tree.find_all(exp.Select)):
-        _drop_table_aliases(select)
-        _drop_column_aliases(select)
-    tree = tree.transform(_lower_identifiers, copy=False)
-    tree = tree.transform(_sort_operands, copy=False)
-    tree = tree.transform(_sort_and_terms, copy=False)
-    text = tree.sql(dialect=DIALECT, normalize_functions="lower")
+    try:
+        tree = tree.transform(_quoted_value_to_string, copy=False)
+        for select in list(tree.find_all(exp.Select)):
+            _drop_table_aliases(select)
+            _drop_column_aliases(select)
+        tree = tree.transform(_lower_identifiers, copy=False)
+        tree = tree.transform(_sort_operands, copy=False)
+        tree = tree.transform(_sort_and_terms, copy=False)
+        text = tree.sql(dialect=DIALECT, normalize_functions="lower")
+    except RecursionError:  # parsed, but too deep to rewrite: as unreadable as a parse error
+        raise SQLSyntaxError("SQL nested too deeply to normalize") from None
     return re.sub(r"\s+", " ", text).strip()

@@ -213,3 +213,24 @@ def test_normalize_sql_keeps_real_differences(a, b):
 def test_normalize_sql_rejects_unparsable_text():
     with pytest.raises(SQLSyntaxError):
         normalize_sql("SELECT FROM WHERE")
+
+
+def test_deep_nesting_is_an_error_not_a_crash(db):
+    deep = "SELECT " + "(" * 46 + "1" + ")" * 46
+    result = execute_sql(db, deep)
+    assert not result.ok and isinstance(result.error, SQLSyntaxError) and "nested deeper" in str(result.error)
+    with pytest.raises(SQLSyntaxError, match="nested"):
+        normalize_sql(deep)
+    from t2sql_lib.evaluate import exact_match
+
+    assert exact_match(deep, "SELECT 1") is False
+    assert execute_sql(db, "SELECT " + "(" * sqlmod.MAX_NESTING + "1" + ")" * sqlmod.MAX_NESTING).rows == [(1,)]
+    assert sqlmod.nesting_depth("SELECT '(((', \"((\" FROM t WHERE (a = (1))") == 2  # quotes do not count
+
+
+def test_a_chain_of_thousands_of_terms_is_an_error_not_a_crash(db):
+    chain = "SELECT name FROM singer WHERE " + " AND ".join(f"singer_id != {i}" for i in range(3000))
+    result = execute_sql(db, chain)
+    assert not result.ok and result.error is not None  # SQLite's own expression-depth limit, or sqlglot's
+    with pytest.raises(SQLSyntaxError, match="too deeply"):
+        normalize_sql(chain)
