@@ -73,13 +73,26 @@ def load_model_folder(path: str | Path | None = None) -> LoadedModel:
     try:
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
         model_cfg = GPTConfig(**config["model"])
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{path / 'config.json'}: no valid \"model\" section of GPTConfig fields ({err})") from err
+    except (KeyError, TypeError, ValueError) as err:  # ValueError: bad JSON, or GPTConfig's own checks
+        raise ValueError(f"{path / 'config.json'}: no valid \"model\" section of GPTConfig fields ({err})") from None
     tokenizer = load_tokenizer_file(path / "tokenizer.json")
     if tokenizer.n_vocab > model_cfg.vocab_size:
         raise ValueError(f"{path}: the tokenizer has {tokenizer.n_vocab} ids but the model only {model_cfg.vocab_size}")
-    model = GPTModel(model_cfg)
-    load_model(model, str(path / "model.safetensors"))
+    try:
+        model = GPTModel(model_cfg)
+    except (TypeError, ValueError, RuntimeError) as err:  # fields of the right names but impossible values
+        raise ValueError(f"{path / 'config.json'}: the \"model\" section does not describe a GPT ({err})") from None
+    weights = path / "model.safetensors"
+    try:
+        load_model(model, str(weights))
+    except (OSError, RuntimeError, ValueError) as err:  # truncated, a damaged header, or weights of another shape
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
+        raise ValueError(f"{weights}: cannot load the weights into the model config.json describes "
+                         f"({' '.join(lines[:2])[:300]})") from None
+    except Exception as err:  # safetensors' own error type (SafetensorError) comes from its Rust core
+        if type(err).__name__ != "SafetensorError":
+            raise
+        raise ValueError(f"{weights}: not a readable safetensors file ({err})") from None
     return LoadedModel(model.eval(), tokenizer, config, path)
 
 

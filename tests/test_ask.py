@@ -124,3 +124,35 @@ def test_a_model_trained_with_value_hints_is_asked_with_them(folder, monkeypatch
     hinted = dataclasses.replace(loaded, config={**loaded.config, "demo": {"value_hints": True}})
     ask(db, "the price of the BOOK", hinted, "greedy")
     assert seen == ["the price of the BOOK", "the price of the BOOK | values: item.name = 'book'"]
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("truncate", "model.safetensors: not a readable safetensors file"),
+    ("header", "model.safetensors: not a readable safetensors file"),
+    ("other_shape", "model.safetensors: cannot load the weights into the model config.json describes"),
+    ("bad_config", "config.json: no valid \"model\" section"),
+])
+def test_a_damaged_model_folder_is_one_line_naming_the_file(folder, tmp_path, capsys, damage, message):
+    import shutil
+
+    out, db = folder
+    bad = tmp_path / "model"
+    shutil.copytree(out, bad)
+    weights, config_file = bad / "model.safetensors", bad / "config.json"
+    config = json.loads(config_file.read_text())
+    if damage == "truncate":
+        weights.write_bytes(weights.read_bytes()[:500])
+    elif damage == "header":
+        data = bytearray(weights.read_bytes())
+        data[12] ^= 0xFF
+        weights.write_bytes(bytes(data))
+    elif damage == "other_shape":
+        config["model"]["emb_dim"] = 64
+    else:
+        config["model"]["n_heads"] = 3  # 32 is not divisible by 3
+    config_file.write_text(json.dumps(config))
+    with pytest.raises(ValueError, match=message):
+        load_model_folder(bad)
+    assert main(["ask", "--db", str(db), "--model", str(bad), QUESTION]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message.split(":")[0] in err and len(err.splitlines()) == 1 and "Traceback" not in err
