@@ -59,6 +59,7 @@ def load_model_folder(path: str | Path | None = None) -> LoadedModel:
 
     A missing folder or file raises FileNotFoundError naming it and how to make one.
     """
+    from safetensors import SafetensorError
     from safetensors.torch import load_model
 
     from .model import GPTConfig, GPTModel
@@ -85,14 +86,12 @@ def load_model_folder(path: str | Path | None = None) -> LoadedModel:
     weights = path / "model.safetensors"
     try:
         load_model(model, str(weights))
-    except (OSError, RuntimeError, ValueError) as err:  # truncated, a damaged header, or weights of another shape
+    except SafetensorError as err:  # truncated, or a damaged header
+        raise ValueError(f"{weights}: not a readable safetensors file ({err})") from None
+    except (OSError, RuntimeError, ValueError) as err:  # weights of another shape than config.json says
         lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
         raise ValueError(f"{weights}: cannot load the weights into the model config.json describes "
                          f"({' '.join(lines[:2])[:300]})") from None
-    except Exception as err:  # safetensors' own error type (SafetensorError) comes from its Rust core
-        if type(err).__name__ != "SafetensorError":
-            raise
-        raise ValueError(f"{weights}: not a readable safetensors file ({err})") from None
     return LoadedModel(model.eval(), tokenizer, config, path)
 
 

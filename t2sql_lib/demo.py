@@ -203,6 +203,10 @@ class DemoConfig:
             DEMO_QUESTION_VARIETY if demo else 0.0)
         return variety, self.value_hints if self.value_hints is not None else (DEMO_VALUE_HINTS and demo)
 
+    def scores_user_questions(self) -> bool:
+        """``user_questions`` with its default filled in."""
+        return self.user_questions if self.user_questions is not None else self.is_laptop_demo()
+
     def shared_schema(self) -> tuple[int, int]:
         """``(questions_per_schema, schema_views)`` with their defaults filled in."""
         # (a loss on every token, mask_prompt=False, needs every question's prompt: 1)
@@ -311,18 +315,7 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
 
     # 1. Data, split by database
     splits = load_generated(n_examples=preset.data.n_synth_examples, seed=config.data_seed)
-    train_ex, val_ex, test_ex = splits["train"], splits["validation"], splits["test"]
-    if config.spider_questions:
-        train_ex = train_ex + spider_training_questions(config.spider_questions, seed=config.data_seed)
-    variety, hints = config.people_words()
-    if variety:
-        from .synth.surface import vary_examples
-
-        train_ex = vary_examples(train_ex, variety, seed=config.data_seed, value_case=0.3 if hints else 0.0)
-    if hints:
-        from .value_hints import add_value_hints
-
-        train_ex, val_ex, test_ex = add_value_hints(train_ex), add_value_hints(val_ex), add_value_hints(test_ex)
+    train_ex, val_ex, test_ex = people_words_data(config, splits["train"], splits["validation"], splits["test"])
     # The splits come shuffled with a fixed seed, so their first k examples are a fixed sample of every database.
     val_subset = val_ex[: config.val_examples]
     test_subset = test_ex if config.test_examples is None else test_ex[: config.test_examples]
@@ -330,7 +323,8 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
     n_varied = sum("template_question" in e.meta for e in train_ex)
     n_hinted = sum("plain_question" in e.meta for e in train_ex)
     print(f"data: {len(train_ex)} train questions ({n_varied} reworded, {n_hinted} with value hints) on "
-          f"{len({e.db_id for e in train_ex})} databases, {len(val_ex)} validation on {db_names['validation']}, {len(test_ex)} test on {db_names['test']}")
+          f"{len({e.db_id for e in train_ex})} databases, {len(val_ex)} validation on {db_names['validation']}, "
+          f"{len(test_ex)} test on {db_names['test']}")
 
     # 2. Tokenizer
     t0 = time.perf_counter()
@@ -413,11 +407,11 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
     t0 = time.perf_counter()
     greedy_report, report = score_questions(model, tokenizer, test_subset, config, info)
     user_greedy = user_report = None
-    if config.user_questions or (config.user_questions is None and config.is_laptop_demo()):
+    if config.scores_user_questions():
         from .user_questions import load_user_questions
 
         user_test = load_user_questions("test")
-        if hints:
+        if config.people_words()[1]:  # asked the way the model was trained: with value hints
             from .value_hints import add_value_hints
 
             user_test = add_value_hints(user_test)
@@ -438,6 +432,25 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
         user_report.save_json(out / "user_report.json")
     print_summary(demo, test_time, config.n_examples_shown)
     return demo
+
+
+def people_words_data(config: DemoConfig, train: Sequence[Example], val: Sequence[Example], test: Sequence[Example]
+                      ) -> tuple[list[Example], list[Example], list[Example]]:
+    """The splits as the run uses them: Spider's questions added to training (``spider_questions``), part of the
+    training questions reworded (``question_variety``), and value hints on every split (``value_hints``)."""
+    train, val, test = list(train), list(val), list(test)
+    if config.spider_questions:
+        train += spider_training_questions(config.spider_questions, seed=config.data_seed)
+    variety, hints = config.people_words()
+    if variety:
+        from .synth.surface import vary_examples
+
+        train = vary_examples(train, variety, seed=config.data_seed, value_case=0.3 if hints else 0.0)
+    if hints:
+        from .value_hints import add_value_hints
+
+        train, val, test = add_value_hints(train), add_value_hints(val), add_value_hints(test)
+    return train, val, test
 
 
 def spider_training_questions(n: int, seed: int = 0) -> list[Example]:

@@ -76,10 +76,19 @@ POLITE_BEFORE = ("please ", "hi, ", "hey, ", "quick question: ", "sorry, ")
 POLITE_AFTER = (", please", " please", ", thanks", " thanks", " thx", " pls")
 
 
-def _swap(text: str, table: dict[str, tuple[str, ...]], protected: str, rng: random.Random, prob: float) -> str:
-    """Replace whole words or phrases of ``table`` (each occurrence with ``prob``) unless ``protected`` has them."""
+def _word_regex(table: dict[str, tuple[str, ...]]) -> re.Pattern:
+    """One regex for the whole words or phrases of ``table``, longest first, any case."""
     keys = sorted(table, key=len, reverse=True)
-    regex = re.compile(r"\b(" + "|".join(re.escape(k) for k in keys) + r")\b", re.IGNORECASE)
+    return re.compile(r"\b(" + "|".join(re.escape(k) for k in keys) + r")\b", re.IGNORECASE)
+
+
+_PHRASES_RE, _SYNONYMS_RE = _word_regex(PHRASES), _word_regex(SYNONYMS)
+
+
+def _swap(text: str, table: dict[str, tuple[str, ...]], regex: re.Pattern, protected: str, rng: random.Random,
+          prob: float) -> str:
+    """Replace whole words or phrases of ``table`` (found by ``regex``, each occurrence with ``prob``) unless
+    ``protected`` has them."""
 
     def sub(m: re.Match) -> str:
         word = m.group(0)
@@ -131,8 +140,8 @@ def vary_question(question: str, sql: str, rng: random.Random, value_case: float
         if m and rng.random() < 0.7:
             text = rng.choice(choices) + text[m.end():]
             break
-    text = _swap(text, PHRASES, protected, rng, prob=0.5)
-    text = _swap(text, SYNONYMS, protected, rng, prob=0.3)
+    text = _swap(text, PHRASES, _PHRASES_RE, protected, rng, prob=0.5)
+    text = _swap(text, SYNONYMS, _SYNONYMS_RE, protected, rng, prob=0.3)
     if rng.random() < 0.15:
         text = rng.choice(POLITE_BEFORE) + _lower_first(text, protected)
     elif rng.random() < 0.15:
