@@ -510,16 +510,14 @@ def save_outputs(out: Path, model: torch.nn.Module, tokenizer: Any, report: Eval
     report.info.update(wall_time_s=round(wall, 1), steps=result.step, evals=result.evals)
     report.save_json(out / "test_report.json")
     try:
-        import matplotlib
+        # a Figure outside pyplot: drawn straight to the file, leaving the session's backend and open figures alone
+        from matplotlib.figure import Figure
 
-        matplotlib.use("Agg", force=False)  # no display needed: the plot goes to a file
         from .train import plot_metrics
 
-        fig = plot_metrics(result)
+        fig = Figure(figsize=(7, 4))
+        plot_metrics(result, ax=fig.subplots())
         fig.savefig(out / "accuracy_vs_step.png", dpi=100)
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
     except ImportError as err:  # the plot is a convenience; the numbers are already saved
         print(f"no plot: {err}")
 

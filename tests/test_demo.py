@@ -6,6 +6,8 @@ import dataclasses
 import json
 import re
 
+import matplotlib
+import matplotlib.pyplot as plt
 import pytest
 import torch
 from safetensors.torch import load_model
@@ -40,7 +42,14 @@ def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     config = DemoConfig(preset="tiny", extra_overrides=TINY, val_examples=4, test_examples=10, max_new_tokens=24,
                         out_dir=out, progress=False, threads=1)
-    return config, run_demo(config)
+    backend = matplotlib.get_backend()
+    matplotlib.use("svg")  # a backend of the learner's session: the demo must leave it (and its figures) alone
+    try:
+        result = run_demo(config)
+        assert matplotlib.get_backend() == "svg" and plt.get_fignums() == []
+    finally:
+        matplotlib.use(backend)
+    return config, result
 
 
 def test_demo_report_comes_from_executing_the_generated_sql(demo):
