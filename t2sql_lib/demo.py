@@ -28,7 +28,8 @@
    executed and scored: execution accuracy, exact match, valid-SQL rate, with right and wrong examples. The laptop
    demo also scores the questions written by hand in people's words about the test databases
    (``t2sql_lib.user_questions``), the number that says whether the model understands users.
-6. Model, tokenizer, metrics and an accuracy-vs-step plot go to ``outputs/demo/``.
+6. Model, tokenizer, metrics and an accuracy-vs-step plot go to ``outputs/demo/``; the learned BPE is kept in
+   ``outputs/cache/`` (the run folder's sibling) for the next run on the same data.
 
 Why these sizes (``DEMO_OVERRIDES``): the demo must fit in 10 minutes on 2 CPU cores, so it trades model
 width for steps; ``benchmarks/bench_demo.py`` measures it (and ``--compare-masking`` the loss masking).
@@ -262,7 +263,8 @@ def available_cpus() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def build_tokenizer(kind: str, train_examples: Sequence[Example], vocab_size: int, renamed: bool = False) -> Any:
+def build_tokenizer(kind: str, train_examples: Sequence[Example], vocab_size: int, renamed: bool = False,
+                    cache_dir: str | Path | None = None) -> Any:
     """``bpe``: a ``BPETokenizer`` of ``vocab_size`` ids learned from the training examples' text (their
     prompts and SQL, never validation or test); ``gpt2``: GPT-2's encoding plus the course's special tokens.
 
@@ -273,6 +275,9 @@ def build_tokenizer(kind: str, train_examples: Sequence[Example], vocab_size: in
     away, the merges are SQL, English and syllables, and training and unseen names are cut alike (the
     sequences are longer). Measured on the validation databases after 1000 steps of the same model: the loss
     of a gold query fell from 88.6 nats (2.66 per token x 33.3 tokens) to 59.1 (1.61 x 36.7).
+
+    ``cache_dir``: keep the learned BPE there, named by a hash of its training text, its size and the tokenizer
+    module's code, and reuse it when all three are the same (learning it takes ~30 s of a demo run).
     """
     from .tokenizer import BPETokenizer, gpt2_with_special_tokens
 
@@ -282,7 +287,35 @@ def build_tokenizer(kind: str, train_examples: Sequence[Example], vocab_size: in
         raise ValueError(f"tokenizer {kind!r}: expected 'bpe' or 'gpt2'")
     if renamed:
         train_examples = augment_with_renaming(train_examples, 1.0, seed=1, word_prob=1.0)
-    return BPETokenizer.train([build_example_text(ex) for ex in train_examples], vocab_size)
+    texts = [build_example_text(ex) for ex in train_examples]
+    if cache_dir is None:
+        return BPETokenizer.train(texts, vocab_size)
+    path = Path(cache_dir) / f"bpe-{vocab_size}-{bpe_cache_key(texts, vocab_size)}.json"
+    if path.is_file():
+        try:
+            return BPETokenizer.load(path)
+        except (ValueError, KeyError, TypeError) as err:  # a damaged cache file is learned again and replaced
+            print(f"tokenizer cache: {err}; learning it again")
+    tokenizer = BPETokenizer.train(texts, vocab_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tokenizer.save(tmp)
+    os.replace(tmp, path)  # whole or absent, even when two runs share the folder
+    return tokenizer
+
+
+def bpe_cache_key(texts: Sequence[str], vocab_size: int) -> str:
+    """A hash of what decides a learned BPE: the training text, the vocabulary size and the tokenizer's code."""
+    import hashlib
+    import inspect
+
+    from . import tokenizer as tokenizer_module
+
+    digest = hashlib.sha256(f"{vocab_size}\n".encode())
+    digest.update(inspect.getsource(tokenizer_module).encode())
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()[:20]
 
 
 def tokenizer_json(tokenizer: Any) -> str:
@@ -329,7 +362,7 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
     # 2. Tokenizer
     t0 = time.perf_counter()
     tokenizer = build_tokenizer(config.tokenizer, train_ex, preset.data.tokenizer_vocab_size,
-                                renamed=config.tokenizer_on_renamed)
+                                renamed=config.tokenizer_on_renamed, cache_dir=out.parent / "cache")
     print(f"tokenizer: {config.tokenizer}, {tokenizer.n_vocab} ids ({time.perf_counter() - t0:.1f} s)")
 
     # 3. Datasets with the prompt masked out of the loss; part of the training set with renamed schema words

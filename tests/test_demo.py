@@ -20,6 +20,7 @@ from t2sql_lib.demo import (
     DEMO_VALUE_HINTS,
     EARLY_STOPPING,
     DemoConfig,
+    build_tokenizer,
     run_demo,
 )
 from t2sql_lib.evaluate import exact_match, execution_match
@@ -216,3 +217,19 @@ def test_no_spider_folder_means_generated_data_only(monkeypatch, capsys):
     monkeypatch.setattr("t2sql_lib.paths.spider_dir", lambda: None)
     assert demo.spider_training_questions(10) == []
     assert "no Spider folder" in capsys.readouterr().out
+
+
+def test_the_learned_bpe_is_cached_by_its_text_and_size(tmp_path):
+    train = load_generated(n_examples=200, seed=0)["train"][:60]
+    first = build_tokenizer("bpe", train, 300, cache_dir=tmp_path)
+    files = sorted(tmp_path.glob("bpe-300-*.json"))
+    assert len(files) == 1
+    again = build_tokenizer("bpe", train, 300, cache_dir=tmp_path)  # read back, the same merges
+    assert again.to_dict() == first.to_dict() == build_tokenizer("bpe", train, 300).to_dict()
+    build_tokenizer("bpe", train[:50], 300, cache_dir=tmp_path)  # other text: another file
+    build_tokenizer("bpe", train, 280, cache_dir=tmp_path)  # another size: another file
+    assert len(list(tmp_path.glob("bpe-*.json"))) == 3
+    files[0].write_text('{"merges": [[1, 2]', encoding="utf-8")  # a damaged cache file is learned again
+    assert build_tokenizer("bpe", train, 300, cache_dir=tmp_path).to_dict() == first.to_dict()
+    assert BPETokenizer.load(files[0]).to_dict() == first.to_dict()
+    assert not list(tmp_path.glob(".*.tmp"))
