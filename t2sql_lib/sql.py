@@ -6,7 +6,10 @@ The model writes SQL that runs on somebody's database, so ``execute_sql`` trusts
 2. the database is opened read-only (URI ``mode=ro``), so SQLite itself refuses every write;
 3. an authorizer allows only reads, so ``ATTACH``, pragma writes, ``load_extension`` and anything
    sqlglot missed are denied again while SQLite compiles the statement;
-4. a progress handler interrupts a query past its time limit, and rows are capped.
+4. one time limit covers parsing and running: a watchdog timer interrupts the connection
+   (``sqlite3.Connection.interrupt``) and a progress handler checks the clock between VM steps; the input
+   length, each string or blob value and the result (rows and bytes) are capped, so that no single call
+   (``instr``, ``replace``, ``LIKE`` on huge operands) or result runs long or fills memory.
 
 Model output never raises: failures come back as an ``ExecResult`` whose ``error`` is one of
 ``SQLSyntaxError``, ``SQLForbidden``, ``SQLTimeout`` or ``SQLRuntimeError``.
@@ -22,8 +25,10 @@ Model output never raises: failures come back as an ``ExecResult`` whose ``error
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -67,7 +72,7 @@ class ExecResult:
     rows: list[tuple] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
     error: SQLError | None = None
-    truncated: bool = False  # True when more than max_rows rows existed and only max_rows came back
+    truncated: bool = False  # True when rows were left out: more than max_rows, or more than max_bytes of values
     elapsed_s: float = 0.0
 
 
@@ -76,6 +81,9 @@ class ExecResult:
 
 # Functions that reach outside the database; SQLite's authorizer denies them again at compile time.
 FORBIDDEN_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"})
+# Table-valued pragma functions (``FROM pragma_table_info('t')``) are refused: a query reads tables, and the
+# prompt already carries the schema. SQLite's authorizer refuses them again (it allows no SQLITE_PRAGMA).
+PRAGMA_FUNCTION_PREFIX = "pragma_"
 _READ_ONLY_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)
 _STATEMENTS = (exp.Insert, exp.Update, exp.Delete, exp.Drop, exp.Create, exp.Alter, exp.Attach, exp.Detach,
                exp.Pragma, exp.Command, exp.Merge, exp.Transaction, exp.Commit, exp.Rollback, exp.Use,
@@ -102,6 +110,15 @@ def _as_text(sql: str | bytes | None) -> str:
 
 # Deeper nesting than any real query: sqlglot's recursive parser exhausts Python's stack near 46 parentheses.
 MAX_NESTING = 24
+# Longer than any real query (Spider's longest gold query is under 1,000 characters, a model's output is bounded by
+# its context); sqlglot parses 10,000 hostile characters in well under 0.1 s, so parsing stays inside a time limit.
+MAX_SQL_CHARS = 10_000
+# The largest string or blob one value (or one sorted row) may hold. SQLite's instr(), replace() and LIKE take time
+# proportional to the product of their operands' lengths in one VM step that no interrupt can stop: at 1 MB one
+# call runs for seconds, at 100 kB for milliseconds. A stored value past it reads as a SQLRuntimeError.
+MAX_VALUE_BYTES = 100_000
+MAX_LIKE_PATTERN = 1_000  # characters in a LIKE/GLOB pattern (SQLite's default is 50,000)
+MAX_RESULT_BYTES = 10_000_000  # default byte cap of a result: the text and blob bytes, 8 per other value
 
 
 def nesting_depth(text: str) -> int:
@@ -129,6 +146,8 @@ def parse_sql(sql: str) -> exp.Expression:
     The tree is a copy: callers may transform it freely.
     """
     text = _as_text(sql)
+    if len(text) > MAX_SQL_CHARS:
+        raise SQLSyntaxError(f"SQL longer than {MAX_SQL_CHARS:,} characters ({len(text):,})")
     if not text.strip() or not text.strip().strip(";").strip():
         raise SQLSyntaxError("empty SQL")
     if nesting_depth(text) > MAX_NESTING:
@@ -163,6 +182,8 @@ def check_read_only(sql: str) -> exp.Expression:
             name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
             if name in FORBIDDEN_FUNCTIONS:
                 raise SQLForbidden(f"function {name}() is not allowed")
+            if name.startswith(PRAGMA_FUNCTION_PREFIX):
+                raise SQLForbidden(f"pragma function {name}() is not allowed")
     return tree
 
 
@@ -173,18 +194,14 @@ _ALLOWED_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, getattr(sqlite3,
 
 
 def _authorizer(action: int, arg1: str | None, arg2: str | None, db_name: str | None, source: str | None) -> int:
-    """Allow reads and function calls only; everything else (writes, ATTACH, pragmas, ...) is denied."""
+    """Allow reads and function calls only; everything else (writes, ATTACH, pragmas and pragma functions such
+    as ``pragma_table_info``, which SQLite reports as SQLITE_PRAGMA) is denied."""
     if action in _ALLOWED_ACTIONS:
         return sqlite3.SQLITE_OK
     if action == sqlite3.SQLITE_FUNCTION:
         # For SQLITE_FUNCTION, arg2 is the function's name.
         return sqlite3.SQLITE_DENY if (arg2 or "").lower() in FORBIDDEN_FUNCTIONS else sqlite3.SQLITE_OK
-    if action == sqlite3.SQLITE_PRAGMA and arg2 is None and (arg1 or "").lower() in _READ_PRAGMAS:
-        return sqlite3.SQLITE_OK  # table-valued pragma functions that only read the schema
     return sqlite3.SQLITE_DENY
-
-
-_READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "foreign_key_list", "index_list", "index_info"})
 
 
 def _decode_text(raw: bytes) -> str:
@@ -206,73 +223,149 @@ def connect_read_only(db_path: str | Path) -> sqlite3.Connection:
     con.text_factory = _decode_text
     if hasattr(con, "setlimit"):  # Python 3.11+
         con.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
-        con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 50_000_000)  # one value (string/blob) at most 50 MB
+        con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)  # one string/blob value, or one sorted row
+        con.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, 4 * MAX_SQL_CHARS)  # bytes of UTF-8
+        con.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, MAX_LIKE_PATTERN)
     return con
 
 
 _SYNTAX_MARKERS = ("syntax error", "incomplete input", "unrecognized token")
 
 
+def check_limits(timeout_s: float, max_rows: int, max_bytes: int) -> None:
+    """ValueError unless the time limit is a positive number of seconds (``inf``: none) and the caps are >= 0."""
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or math.isnan(timeout_s) \
+            or timeout_s <= 0:
+        raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
+    for name, value in (("max_rows", max_rows), ("max_bytes", max_bytes)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
+
+
+class _Watchdog:
+    """Interrupts a connection at a deadline, from a timer thread and from SQLite's progress handler.
+
+    The timer catches a statement that spends long between VM steps (a sort, a slow function); the progress
+    handler, called every few hundred VM steps, catches the rest without waiting for a thread to be scheduled.
+    """
+
+    def __init__(self, con: sqlite3.Connection, deadline: float):
+        self.con, self.deadline, self.fired = con, deadline, False
+        self._lock = threading.Lock()
+        self._closed = False
+        remaining = deadline - time.perf_counter()
+        self._timer = threading.Timer(max(remaining, 0.0), self._interrupt) if math.isfinite(remaining) else None
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+        con.set_progress_handler(self._progress, 200)
+
+    def _interrupt(self) -> None:
+        with self._lock:
+            if not self._closed:  # never touch a connection that execute_sql has closed
+                self.fired = True
+                self.con.interrupt()
+
+    def _progress(self) -> int:
+        if time.perf_counter() > self.deadline:
+            self.fired = True
+            return 1  # non-zero interrupts the running statement
+        return 0
+
+    def close(self) -> None:
+        """Stop the timer, then close the connection."""
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+            self.con.close()
+
+
+def _classify(err: Exception, timed_out: bool, timeout_s: float) -> SQLError:
+    """The typed error for an exception SQLite (or Python's sqlite3) raised while running a query."""
+    message = str(err)
+    if timed_out or "interrupted" in message:
+        return SQLTimeout(f"query stopped after {timeout_s:g} s")
+    if not isinstance(err, (sqlite3.Error, sqlite3.Warning)):  # ValueError, OverflowError, MemoryError
+        return SQLRuntimeError(message or type(err).__name__)
+    if "not authorized" in message or "readonly database" in message:
+        return SQLForbidden(f"SQLite denied the statement: {message}")
+    if any(marker in message for marker in _SYNTAX_MARKERS):
+        return SQLSyntaxError(message)
+    if isinstance(err, sqlite3.ProgrammingError) and "one statement" in message:
+        return SQLForbidden(message)
+    if "too big" in message:
+        return SQLRuntimeError(f"{message} (a value, or a sorted row, may hold at most {MAX_VALUE_BYTES:,} bytes)")
+    return SQLRuntimeError(message)
+
+
+def _value_bytes(value: object) -> int:
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return len(value)
+    return 8
+
+
+def _fetch(cur: sqlite3.Cursor, max_rows: int, max_bytes: int) -> tuple[list[tuple], bool]:
+    """Up to ``max_rows`` rows holding at most ``max_bytes`` bytes of values, and whether any were left out.
+
+    Rows are read one at a time, so at most one row past a cap is ever converted to Python values.
+    """
+    rows: list[tuple] = []
+    size = 0
+    for row in cur:
+        size += sum(_value_bytes(v) for v in row)
+        if len(rows) >= max_rows or size > max_bytes:
+            return rows, True
+        rows.append(tuple(row))
+    return rows, False
+
+
 def execute_sql(db_path: str | Path, sql: str | bytes, timeout_s: float = 5.0,
-                max_rows: int = 10_000) -> ExecResult:
+                max_rows: int = 10_000, max_bytes: int = MAX_RESULT_BYTES) -> ExecResult:
     """Run one read-only query on ``db_path`` safely and return its rows or a typed error; never raises for ``sql``.
 
     >>> result = execute_sql("concert_singer.sqlite", "SELECT count(*) FROM singer")  # doctest: +SKIP
     >>> result.ok, result.rows, result.columns  # doctest: +SKIP
     (True, [(6,)], ['count(*)'])
 
-    A missing database file is the caller's mistake, not the model's: it raises FileNotFoundError.
+    ``timeout_s`` covers parsing and running; ``inf`` means no limit. At most ``max_rows`` rows and ``max_bytes``
+    bytes of values come back (``truncated`` says when some were left out). A missing database file, a time
+    limit that is not a positive number or a negative cap is the caller's mistake, not the model's: it raises
+    FileNotFoundError or ValueError.
     """
     start = time.perf_counter()
+    check_limits(timeout_s, max_rows, max_bytes)
     db_path = Path(db_path)
+    deadline = start + timeout_s
     try:
         text = _as_text(sql)
         check_read_only(text)
         # sqlglot found one statement; extra trailing semicolons would make Python's sqlite3 see a second.
         text = text.rstrip().rstrip(";").rstrip() or text
+        if time.perf_counter() > deadline:
+            raise SQLTimeout(f"query stopped after {timeout_s:g} s (while parsing)")
     except SQLError as err:
         if not db_path.is_file():
             raise FileNotFoundError(f"no SQLite database at {db_path}") from None
         return ExecResult(ok=False, error=err, elapsed_s=time.perf_counter() - start)
 
     con = connect_read_only(db_path)
-    deadline = start + timeout_s
-    timed_out = False
-
-    def progress() -> int:
-        nonlocal timed_out
-        if time.perf_counter() > deadline:
-            timed_out = True
-            return 1  # non-zero interrupts the running statement
-        return 0
-
+    con.set_authorizer(_authorizer)
+    watchdog = _Watchdog(con, deadline)
     try:
-        con.set_authorizer(_authorizer)
-        con.set_progress_handler(progress, 1000)
-        try:
-            cur = con.execute(text)
-            columns = [d[0] for d in cur.description or ()]
-            rows = cur.fetchmany(max_rows + 1)
-        except (sqlite3.Error, sqlite3.Warning) as err:
-            message = str(err)
-            if timed_out or "interrupted" in message:
-                error: SQLError = SQLTimeout(f"query stopped after {timeout_s:g} s")
-            elif "not authorized" in message or "readonly database" in message:
-                error = SQLForbidden(f"SQLite denied the statement: {message}")
-            elif any(marker in message for marker in _SYNTAX_MARKERS):
-                error = SQLSyntaxError(message)
-            elif isinstance(err, sqlite3.ProgrammingError) and "one statement" in message:
-                error = SQLForbidden(message)
-            else:
-                error = SQLRuntimeError(message)
-            return ExecResult(ok=False, error=error, elapsed_s=time.perf_counter() - start)
-        except (ValueError, OverflowError, MemoryError) as err:  # e.g. an integer too large for Python's sqlite3
-            return ExecResult(ok=False, error=SQLRuntimeError(str(err)), elapsed_s=time.perf_counter() - start)
-        truncated = len(rows) > max_rows
-        return ExecResult(ok=True, rows=[tuple(r) for r in rows[:max_rows]], columns=columns,
-                          truncated=truncated, elapsed_s=time.perf_counter() - start)
+        cur = con.execute(text)
+        columns = [d[0] for d in cur.description or ()]
+        rows, truncated = _fetch(cur, max_rows, max_bytes)
+    except (sqlite3.Error, sqlite3.Warning, ValueError, OverflowError, MemoryError) as err:
+        # ValueError/OverflowError: e.g. an integer too large for Python's sqlite3
+        return ExecResult(ok=False, error=_classify(err, watchdog.fired, timeout_s),
+                          elapsed_s=time.perf_counter() - start)
     finally:
-        con.close()
+        watchdog.close()
+    return ExecResult(ok=True, rows=rows, columns=columns, truncated=truncated,
+                      elapsed_s=time.perf_counter() - start)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -231,6 +231,6 @@ def test_deep_nesting_is_an_error_not_a_crash(db):
 def test_a_chain_of_thousands_of_terms_is_an_error_not_a_crash(db):
     chain = "SELECT name FROM singer WHERE " + " AND ".join(f"singer_id != {i}" for i in range(3000))
     result = execute_sql(db, chain)
-    assert not result.ok and result.error is not None  # SQLite's own expression-depth limit, or sqlglot's
-    with pytest.raises(SQLSyntaxError, match="too deeply"):
+    assert not result.ok and isinstance(result.error, SQLSyntaxError)  # past MAX_SQL_CHARS, or too deep
+    with pytest.raises(SQLSyntaxError, match="too deeply|longer than"):
         normalize_sql(chain)
