@@ -55,7 +55,7 @@ import torch
 from .config import Preset, get_preset
 from .evaluate import EvalReport
 from .generate import BEST_DECODING
-from .paths import outputs_dir
+from .paths import display_path, outputs_dir
 from .prompts import build_example_text
 from .schema import Example
 from .sft import (
@@ -331,6 +331,48 @@ def examples_table(report: EvalReport, correct: bool, n: int) -> list[dict[str, 
     return [{k: r.get(k) for k in ("db_id", "question", "gold", "prediction", "valid_sql", "error")} for r in rows[:n]]
 
 
+def build_datasets(config: DemoConfig, preset: Preset, tokenizer: Any, train_ex: Sequence[Example],
+                   val_ex: Sequence[Example]) -> tuple[Any, Any]:
+    """The training and validation datasets of ``run_demo``'s step 3, with a line on what they hold.
+
+    Training: ``SharedSchemaBatches`` when questions share a schema (``DemoConfig.shared_schema``), else an
+    ``SFTDataset`` of the examples, ``rename_rate`` of them renamed. Validation: always the SQL's loss, read the
+    training way, so that runs with and without prompt masking compare. The datasets' warnings about questions
+    dropped as too long are left out: the printed summary counts them.
+    """
+    max_len, s = preset.model.context_length, preset.train
+    per_schema, views = config.shared_schema()
+    if per_schema > 1 and not config.mask_prompt:
+        raise ValueError("questions_per_schema > 1 scores the SQL only: it needs mask_prompt=True")
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"(SFTDataset|SharedSchemaBatches): ", category=UserWarning)
+        if per_schema > 1:
+            train_ds: Any = SharedSchemaBatches(
+                train_ex, tokenizer, max_length=max_len, batch_size=s.batch_size, questions_per_schema=per_schema,
+                rename_rate=config.rename_rate, rename_word_prob=config.rename_word_prob, views=views, seed=s.seed)
+            # the same loss per question, read the training way (the engine has one collate function)
+            val_ds: Any = SharedSchemaBatches(val_ex, tokenizer, max_length=max_len, batch_size=s.batch_size,
+                                              questions_per_schema=per_schema, seed=s.seed)
+            n_renamed = sum("renamed" in ex.meta for batch in train_ds.examples for ex in batch)
+            counts = train_ds.token_counts()
+            print(f"shared schemas: {len(train_ds)} batches of {s.batch_size // per_schema} schemas x "
+                  f"{per_schema} questions ({views} grouping(s)); "
+                  f"{counts['read'] / train_ds.stats.kept:.0f} tokens read per question "
+                  f"({counts['one_prompt_each'] / train_ds.stats.kept:.0f} with a prompt each; "
+                  f"{time.perf_counter() - t0:.1f} s)")
+        else:
+            train_aug = augment_with_renaming(train_ex, config.rename_rate, seed=s.seed,
+                                              word_prob=config.rename_word_prob)
+            n_renamed = sum(a is not b for a, b in zip(train_aug, train_ex))
+            train_ds = SFTDataset(train_aug, tokenizer, max_length=max_len, mask_prompt=config.mask_prompt)
+            val_ds = SFTDataset(val_ex, tokenizer, max_length=max_len, mask_prompt=True)
+    print(f"train: {train_ds.stats.summary()}; {n_renamed} with renamed schema words; "
+          f"{train_ds.n_scored_tokens():,} scored tokens per epoch "
+          f"({'SQL only' if config.mask_prompt else 'every token'})")
+    return train_ds, val_ds
+
+
 def run_demo(config: DemoConfig | None = None) -> DemoResult:
     """Run the whole pipeline of the module docstring under ``config``; print progress and the final numbers."""
     from .checkpoint import BEST, has_checkpoint, load_checkpoint
@@ -366,36 +408,10 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
     print(f"tokenizer: {config.tokenizer}, {tokenizer.n_vocab} ids ({time.perf_counter() - t0:.1f} s)")
 
     # 3. Datasets with the prompt masked out of the loss; part of the training set with renamed schema words
-    max_len = preset.model.context_length
-    s = preset.train
-    per_schema, views = config.shared_schema()
-    shared = per_schema > 1
-    if shared:
-        if not config.mask_prompt:
-            raise ValueError("questions_per_schema > 1 scores the SQL only: it needs mask_prompt=True")
-        t0 = time.perf_counter()
-        train_ds = SharedSchemaBatches(train_ex, tokenizer, max_length=max_len, batch_size=s.batch_size,
-                                       questions_per_schema=per_schema, rename_rate=config.rename_rate,
-                                       rename_word_prob=config.rename_word_prob, views=views, seed=s.seed)
-        n_renamed = sum("renamed" in ex.meta for batch in train_ds.examples for ex in batch)
-        counts = train_ds.token_counts()
-        print(f"shared schemas: {len(train_ds)} batches of {s.batch_size // per_schema} schemas x "
-              f"{per_schema} questions ({views} grouping(s)); "
-              f"{counts['read'] / train_ds.stats.kept:.0f} tokens read per question "
-              f"({counts['one_prompt_each'] / train_ds.stats.kept:.0f} with a prompt each; {time.perf_counter() - t0:.1f} s)")
-    else:
-        train_aug = augment_with_renaming(train_ex, config.rename_rate, seed=preset.train.seed,
-                                          word_prob=config.rename_word_prob)
-        n_renamed = sum(a is not b for a, b in zip(train_aug, train_ex))
-        train_ds = SFTDataset(train_aug, tokenizer, max_length=max_len, mask_prompt=config.mask_prompt)
-    # Validation loss is always the SQL's, so that runs with and without prompt masking compare.
-    val_ds: Any = SFTDataset(val_ex, tokenizer, max_length=max_len, mask_prompt=True)
-    if shared:  # the same loss per question, read the training way (the engine has one collate function)
-        val_ds = SharedSchemaBatches(val_ex, tokenizer, max_length=max_len, batch_size=s.batch_size,
-                                     questions_per_schema=per_schema, seed=s.seed)
+    train_ds, val_ds = build_datasets(config, preset, tokenizer, train_ex, val_ex)
     data_stats = {"train": train_ds.stats.summary(), "validation": val_ds.stats.summary()}
-    print(f"train: {train_ds.stats.summary()}; {n_renamed} with renamed schema words; "
-          f"{train_ds.n_scored_tokens():,} scored tokens per epoch ({'SQL only' if config.mask_prompt else 'every token'})")
+    s = preset.train
+    shared = isinstance(train_ds, SharedSchemaBatches)
 
     # 4. The model, from random weights; its vocabulary is exactly the tokenizer's
     model_settings = dataclasses.replace(preset.model, vocab_size=tokenizer.n_vocab)
@@ -592,4 +608,4 @@ def print_summary(demo: DemoResult, test_time: float, n_shown: int) -> None:
         f"SQL loss {demo.best_val_loss:.4f}, execution accuracy {demo.best_val_execution_accuracy:.3f}")
     print(f"trained {demo.steps} steps in {demo.train_time_s:.0f} s (best validation: "
           f"{best} at step {demo.best_step}); total wall time {demo.wall_time_s:.0f} s "
-          f"({demo.wall_time_s / 60:.1f} min) on {demo.threads} thread(s); outputs in {demo.out_dir}")
+          f"({demo.wall_time_s / 60:.1f} min) on {demo.threads} thread(s); outputs in {display_path(demo.out_dir)}")

@@ -72,3 +72,20 @@ def use_offline_tiktoken_cache() -> Path | None:
         os.environ["TIKTOKEN_CACHE_DIR"] = str(path)
         return path
     return None
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` as printed to a person: relative to the checkout (``outputs/demo``), else to the folder that holds
+    the checkout (``shared/datasets/spider/database`` beside it), else to the working folder, else as given. Stored
+    notebook outputs then show no path of the machine that ran them."""
+    path = Path(path)
+    if not path.is_absolute():
+        return str(path)
+    root = project_root()
+    bases = [root, root.parent] if root is not None else []
+    for base in [*bases, Path.cwd()]:
+        try:
+            return str(path.resolve().relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return str(path)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .hardness import spider_hardness
-from .paths import raw_data_dir, shared_dir, spider_dir
+from .paths import display_path, raw_data_dir, shared_dir, spider_dir
 from .schema import Column, Example, ExampleList, ForeignKey, Schema, Table
 from .sql import SQLError
 
@@ -165,5 +165,5 @@ def load_spider(root: str | Path | None = None, split: str = "train", *, hardnes
     result = ExampleList(examples, source=", ".join(map(str, files)), skipped=skipped, missing=sorted(missing))
     if missing:
         log.warning("Spider %s: skipped %d questions whose database is missing (%s) under %s",
-                    split, sum(missing.values()), ", ".join(sorted(missing)), root / "database")
+                    split, sum(missing.values()), ", ".join(sorted(missing)), display_path(root / "database"))
     return result

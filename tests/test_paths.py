@@ -1,0 +1,27 @@
+"""Paths as printed: no absolute path of the machine in what a notebook stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from t2sql_lib.paths import display_path, project_root
+
+
+def test_paths_inside_the_checkout_or_beside_it_print_relative(tmp_path, monkeypatch):
+    root = project_root()
+    assert root is not None
+    assert display_path(root / "outputs" / "demo") == str(Path("outputs/demo"))
+    assert display_path(root.parent / "shared" / "datasets") == str(Path("shared/datasets"))
+    assert display_path("outputs/x") == "outputs/x"  # relative paths are kept as given
+    monkeypatch.chdir(tmp_path)
+    assert display_path(tmp_path / "run" / "model") == str(Path("run/model"))  # under the working folder
+
+
+def test_a_path_elsewhere_prints_as_given(tmp_path):
+    elsewhere = Path(tmp_path.anchor) / "no-such-folder-t2sql" / "x"
+    root = project_root()
+    if root is not None and root.parent == Path(tmp_path.anchor):
+        pytest.skip("the checkout sits at the top of the disk: every path is beside it")
+    assert display_path(elsewhere) == str(elsewhere)
