@@ -42,7 +42,7 @@ from .distributed import DistEnv, barrier
 from .evaluate import EvalReport, evaluate
 from .generate import DECODERS, decode_sql
 from .model import GPT2_SHAPES, GPTConfig, GPTModel
-from .paths import outputs_dir
+from .paths import display_path, outputs_dir
 from .schema import Example
 from .sft import (
     LengthGroupedBatches,
@@ -507,7 +507,8 @@ def run_pipeline(config: PipelineConfig | None = None, env: DistEnv | None = Non
     wall = time.perf_counter() - start
     model_dir = save_model(out / "model", model, tokenizer, preset, config, result, results, wall)
     say(results.table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    say(f"model and tokenizer in {model_dir} (t2sql ask --model {model_dir} --db DB \"question\")")
+    shown = display_path(model_dir)
+    say(f"model and tokenizer in {shown} (t2sql ask --model {shown} --db DB \"question\")")
     return PipelineResult(results, result, out, model_dir, unwrap(model).num_parameters(), wall)
 
 
