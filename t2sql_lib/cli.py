@@ -77,6 +77,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     print(f"{args.dataset} {args.split}: {len(examples)} questions{skipped}; "
           f"{n_read} predictions read from {args.predictions}, {len(examples) - n_read} missing (scored 0)")
     report = evaluate(examples, predictions, timeout_s=args.timeout, progress=args.progress,
+                      keep_distinct=args.keep_distinct,
                       info={"dataset": args.dataset, "split": args.split, "predictions": str(args.predictions),
                             "skipped": examples.skipped})
     print(report)
@@ -105,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=5.0, help="seconds allowed per query (default: 5)")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
     p.add_argument("--no-download", action="store_true", help="WikiSQL: never download the release")
+    p.add_argument("--keep-distinct", action="store_true",
+                   help="Spider: execute both queries with their DISTINCT (the official default removes it)")
     p.set_defaults(func=_cmd_eval)
 
     from .train import register_cli as register_train
