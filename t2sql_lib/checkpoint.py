@@ -14,7 +14,12 @@ A checkpoint is a folder::
 Writing goes into a hidden temporary folder, every file is flushed to disk (``fsync``), the folder is
 renamed to its final name, and only then is ``LATEST`` replaced, itself through a temporary file and
 ``os.replace`` (atomic on POSIX and Windows). A crash at any moment leaves ``LATEST`` naming a complete
-checkpoint. Folders that neither ``LATEST`` nor ``BEST`` names are removed after a successful save.
+checkpoint. Folders that neither ``LATEST`` nor ``BEST`` names (beyond the ``keep`` newest) are removed after a
+successful save, with the temporary files and folders a killed save left behind; a save never removes the
+checkpoint ``BEST`` names, nor any complete checkpoint unless ``LATEST`` names a complete one.
+
+When ``LATEST`` is missing, unreadable or names a folder that is not a complete checkpoint (a copy that lost
+it, a hand edit), ``resolve_checkpoint`` falls back to the newest complete checkpoint, with a warning.
 
 Nested state (an optimizer's ``state_dict``, RNG states) is stored by ``flatten_state``: tensors go to
 safetensors under generated keys, everything else to JSON with the tensors replaced by references.
@@ -27,6 +32,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -212,49 +218,133 @@ def save_checkpoint(root: str | Path, *, model: nn.Module, step: int, state: Map
 
 
 def _read_pointer(root: Path, pointer: str) -> str | None:
+    """The folder name a pointer file holds, or None when it is missing, unreadable or not a plain name."""
     path = root / pointer
-    if not path.is_file():
+    try:
+        name = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
         return None
-    name = path.read_text(encoding="utf-8").strip()
-    return name or None
+    if not name or "/" in name or "\\" in name or name in (".", ".."):
+        return None
+    return name
+
+
+def is_complete(folder: str | Path) -> bool:
+    """Whether ``folder`` holds the three files every checkpoint has (weights, state tensors, state.json)."""
+    folder = Path(folder)
+    return all((folder / name).is_file() for name in (MODEL_FILE, STATE_TENSORS_FILE, STATE_FILE))
+
+
+def complete_checkpoints(root: str | Path) -> list[Path]:
+    """The complete checkpoint folders under ``root``, oldest first by time written.
+
+    By time, not by name: a resumed run may write step 150 after a crashed run's step 200.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-") and is_complete(p)]
+    return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
+def _is_temporary(path: Path) -> bool:
+    """A temporary file or folder a save writes (``.step-*.tmp``, ``.LATEST.*.tmp``, ``.BEST.*.tmp``)."""
+    return path.name.startswith((".step-", f".{LATEST}.", f".{BEST}.")) and path.name.endswith(".tmp")
 
 
 def _prune(root: Path, keep: int) -> None:
-    """Remove leftovers (temporary folders) and checkpoints that are neither among the ``keep`` newest
-    nor named by ``LATEST``/``BEST``."""
-    protected = {_read_pointer(root, LATEST), _read_pointer(root, BEST)}
-    # newest by time written, not by name: a resumed run may write step 150 after a crashed run's step 200
-    steps = sorted((p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-")),
-                   key=lambda p: (p.stat().st_mtime_ns, p.name))
-    protected |= {p.name for p in steps[-max(keep, 1):]}
+    """Remove leftovers of killed saves and the checkpoints that are neither among the ``keep`` newest nor named
+    by ``LATEST``/``BEST``; nothing complete is removed unless ``LATEST`` names a complete checkpoint."""
+    latest, best = _read_pointer(root, LATEST), _read_pointer(root, BEST)
+    safe = latest is not None and is_complete(root / latest)
+    protected = {latest, best} | {p.name for p in complete_checkpoints(root)[-max(keep, 1):]}
     for path in root.iterdir():
-        if path.is_dir() and (path.name.startswith(".step-") or (path.name.startswith("step-")
-                                                                   and path.name not in protected)):
-            shutil.rmtree(path, ignore_errors=True)
+        if _is_temporary(path):  # only rank 0 saves, and its own writes are done: these are a killed save's
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        elif path.is_dir() and path.name.startswith("step-") and path.name not in protected:
+            if safe or not is_complete(path):
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def resolve_checkpoint(path: str | Path, which: str = LATEST) -> Path:
     """The checkpoint folder for ``path``: itself when it holds one, else the one ``path/LATEST``
-    (or ``path/BEST`` with ``which="BEST"``) names. Raises ``FileNotFoundError`` when there is none."""
+    (or ``path/BEST`` with ``which="BEST"``) names. Raises ``FileNotFoundError`` when there is none.
+
+    When ``LATEST`` is missing or names no complete checkpoint, the newest complete checkpoint is used,
+    with a warning that says why.
+    """
     path = Path(path)
     if (path / STATE_FILE).is_file():
         return path
     name = _read_pointer(path, which)
-    if name is None:
-        raise FileNotFoundError(f"no checkpoint in {path} (no {STATE_FILE}, no {which} file)")
-    folder = path / name
-    if not (folder / STATE_FILE).is_file():
-        raise FileNotFoundError(f"{path / which} names {name}, which is not a complete checkpoint")
-    return folder
+    if name is not None and is_complete(path / name):
+        return path / name
+    problem = (f"{path / which} is missing or unreadable" if name is None
+               else f"{path / which} names {name}, which is not a complete checkpoint")
+    found = complete_checkpoints(path) if which == LATEST else []
+    if found:
+        warnings.warn(f"{problem}: using the newest complete checkpoint, {found[-1].name}", stacklevel=2)
+        return found[-1]
+    raise FileNotFoundError(f"no checkpoint in {path}: {problem} and no complete step-* folder is there"
+                            if path.is_dir() else f"no checkpoint at {path}: no such folder")
+
+
+def find_resume_checkpoint(root: str | Path) -> Path | None:
+    """The checkpoint ``--resume`` continues from: ``resolve_checkpoint(root)``, or None when ``root`` holds no
+    trace of a run (no pointer file, no ``step-*`` folder).
+
+    A trace without any complete checkpoint is a FileNotFoundError: resuming must never start over silently.
+    """
+    root = Path(root)
+    traces = [p.name for p in root.iterdir() if p.name in (LATEST, BEST) or p.name.startswith("step-")] \
+        if root.is_dir() else []
+    if not traces:
+        return None
+    try:
+        return resolve_checkpoint(root)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"cannot resume: {err} (found {', '.join(sorted(traces))}); start afresh "
+                                "without --resume, or in another folder") from None
 
 
 def has_checkpoint(path: str | Path) -> bool:
     """Whether ``resolve_checkpoint(path)`` would find a checkpoint."""
     try:
-        resolve_checkpoint(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            resolve_checkpoint(path)
     except FileNotFoundError:
         return False
     return True
+
+
+def _one_line(err: BaseException) -> str:
+    """An exception's message on one line (torch's and safetensors' messages span several), at most 300 chars."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return (" ".join(lines[:3]) or type(err).__name__)[:300]
+
+
+def _read_meta(folder: Path) -> dict[str, Any]:
+    """``state.json``; ValueError naming it when it is not JSON, not a checkpoint's, or of another format."""
+    path = folder / STATE_FILE
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not a readable checkpoint state ({_one_line(err)})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("step"), int) or "state" not in meta:
+        raise ValueError(f"{path}: not a checkpoint state (no step and state)")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path}: checkpoint format {meta.get('format_version')}, expected {FORMAT_VERSION}")
+    return meta
+
+
+def read_checkpoint_info(path: str | Path, which: str = LATEST) -> dict[str, Any]:
+    """The ``info`` a checkpoint was saved with (config, settings, metrics), without reading its tensors."""
+    info = _read_meta(resolve_checkpoint(path, which)).get("info")
+    return info if isinstance(info, dict) else {}
 
 
 def load_checkpoint(path: str | Path, model: nn.Module | None = None, which: str = LATEST,
@@ -263,22 +353,38 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None, which: str
 
     Loads the weights into ``model`` when given (strictly: every key must match). Returns
     ``{"path", "step", "state", "info", "tokenizer"}`` with ``state`` rebuilt as it was saved (tensors on
-    ``map_location``) and ``tokenizer`` the JSON text or None.
+    ``map_location``) and ``tokenizer`` the JSON text or None. A damaged file, or weights of another shape than
+    ``model``, is a one-line ValueError naming the file.
     """
+    from safetensors import SafetensorError
+
     folder = resolve_checkpoint(path, which)
-    meta = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{folder}: checkpoint format {meta.get('format_version')}, expected {FORMAT_VERSION}")
+    meta = _read_meta(folder)
     if model is not None:
-        missing, unexpected = load_model(model, str(folder / MODEL_FILE), strict=True, device=str(map_location))
+        weights = folder / MODEL_FILE
+        try:
+            missing, unexpected = load_model(model, str(weights), strict=True, device=str(map_location))
+        except (SafetensorError, OSError) as err:  # missing, truncated, or a damaged header
+            raise ValueError(f"{weights}: not a readable safetensors file ({_one_line(err)})") from None
+        except (RuntimeError, ValueError) as err:  # weights of another shape: the model settings differ
+            raise ValueError(f"{weights}: the weights do not fit this model; resume with the settings the run "
+                             f"was saved with ({_one_line(err)})") from None
         if missing or unexpected:  # load_model raises on these with strict=True; kept as a guard
-            raise RuntimeError(f"{folder}: missing {missing}, unexpected {unexpected}")
-    tensors = load_file(str(folder / STATE_TENSORS_FILE), device=str(map_location))
+            raise ValueError(f"{weights}: missing {missing}, unexpected {unexpected}")
+    try:
+        tensors = load_file(str(folder / STATE_TENSORS_FILE), device=str(map_location))
+    except (SafetensorError, OSError) as err:
+        raise ValueError(f"{folder / STATE_TENSORS_FILE}: not a readable safetensors file ({_one_line(err)})") from None
+    try:
+        state = unflatten_state(meta["state"], tensors)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{folder / STATE_FILE}: its state does not match {STATE_TENSORS_FILE} "
+                         f"({_one_line(err)})") from None
     tokenizer_path = folder / TOKENIZER_FILE
     return {
         "path": folder,
         "step": meta["step"],
-        "state": unflatten_state(meta["state"], tensors),
+        "state": state,
         "info": meta.get("info", {}),
         "tokenizer": tokenizer_path.read_text(encoding="utf-8") if tokenizer_path.is_file() else None,
     }

@@ -46,7 +46,17 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
-from .checkpoint import BEST, has_checkpoint, load_checkpoint, save_checkpoint, write_text_atomic
+from .checkpoint import (
+    BEST,
+    STATE_FILE,
+    find_resume_checkpoint,
+    has_checkpoint,
+    load_checkpoint,
+    read_checkpoint_info,
+    resolve_checkpoint,
+    save_checkpoint,
+    write_text_atomic,
+)
 from .config import Preset, TrainSettings
 from .distributed import (
     DistEnv,
@@ -638,6 +648,58 @@ def _better(value: float, best: float | None, mode: str) -> bool:
     return value < best if mode == "min" else value > best
 
 
+# Model settings that a checkpoint's weights depend on: a resumed run must use the saved ones.
+_SHAPE_SETTINGS = ("vocab_size", "context_length", "emb_dim", "n_heads", "n_layers", "qkv_bias", "tie_weights",
+                   "pos_encoding", "copy_head")
+
+
+def _restore_checkpoint(path: str | Path, raw: nn.Module, ema: EMA | None, optimizer, scheduler, precision: Precision,
+                        env: DistEnv, config: Mapping[str, Any] | None, settings: TrainSettings) -> dict[str, Any]:
+    """Load a checkpoint into the model, optimizer, scheduler, scaler, EMA and RNGs for a resumed run; returns its
+    ``path``, ``step``, ``tokens_seen``, ``data`` position, ``best_metric``, ``best_step``, ``bad_evals`` and ``ema``.
+
+    Model settings that differ from the saved ones, or a damaged file, are a one-line ValueError naming the file.
+    """
+    folder = resolve_checkpoint(path)  # warns when LATEST is damaged and the newest complete one is used
+    saved = (read_checkpoint_info(folder).get("config") or {}).get("model")
+    current = (config or {}).get("model")
+    if isinstance(saved, Mapping) and isinstance(current, Mapping):
+        diffs = [f"model.{k}={saved[k]!r} (this run: {current[k]!r})" for k in _SHAPE_SETTINGS
+                 if k in saved and k in current and saved[k] != current[k]]
+        if diffs:
+            raise ValueError(f"{folder / STATE_FILE}: the run was saved with {', '.join(diffs)}; resume with the "
+                             "settings it was saved with")
+    ckpt = load_checkpoint(folder, model=raw, map_location="cpu")
+    state = ckpt["state"]
+    try:
+        if "ema" in state:  # the checkpoint's model is the average: the trained weights are in its state
+            if ema is not None:
+                ema.load_state_dict(state["ema"], raw.state_dict())
+            raw.load_state_dict(state["ema"]["trained"])
+        elif ema is not None:
+            warnings.warn("ema_decay is on but the checkpoint has no average: it starts from the loaded weights",
+                          stacklevel=3)
+            ema = EMA(raw, settings.ema_decay)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        precision.scaler.load_state_dict(state["scaler"])
+        progress, data = state["progress"], state["data"]
+        resumed = {"path": ckpt["path"], "step": ckpt["step"], "tokens_seen": progress["tokens_seen"],
+                   "data": {"epoch": data["epoch"], "batches_consumed": data["batches_consumed"]},
+                   "best_metric": progress["best_metric"], "best_step": progress["best_step"],
+                   "bad_evals": progress["bad_evals"], "ema": ema}
+        saved_world, rngs = progress["world_size"], state["rng"]
+        set_rng_state(rngs[env.rank % len(rngs)])
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
+        raise ValueError(f"{folder / STATE_FILE}: the training state does not fit this run; resume with the "
+                         f"settings it was saved with ({' '.join(lines[:2])[:300]})") from None
+    if saved_world != env.world_size:
+        warnings.warn(f"resuming a {saved_world}-process run on {env.world_size}: the data order "
+                      "changes from here on", stacklevel=3)
+    return resumed
+
+
 def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out_dir: str | Path | None = None,
           val_data: Dataset | None = None, eval_fn: Callable[[nn.Module], Mapping[str, float]] | None = None,
           loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = lm_loss_sum,
@@ -669,8 +731,10 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
     - Every ``settings.log_every`` steps a line gives the interval's loss, tokens/s and model FLOPs
       utilisation (``peak_flops``); the CSV log has both for every step.
     - ``resume_from``: a checkpoint folder or checkpoints root, ``True`` for ``out_dir/checkpoints`` (a fresh
-      start when it holds none), None for a fresh start. The resumed run continues exactly: same data
-      order, same random draws, same optimizer and schedule state.
+      start, said aloud, when it holds no trace of a run; FileNotFoundError when it holds traces but no complete
+      checkpoint: ``checkpoint.find_resume_checkpoint``), None for a fresh start. The resumed run continues
+      exactly: same data order, same random draws, same optimizer and schedule state. Model settings other than
+      the saved ones, or a damaged checkpoint file, are a one-line ValueError naming the file.
     - ``stop_at_step``: stop (with a checkpoint) after this step, keeping the schedule of ``max_steps``.
     - ``callback(result)`` runs on rank 0 after each ``log_every`` line and each evaluation, with the logs on disk
       up to date: a notebook redraws a live loss plot with it (``plot_metrics(result)``).
@@ -697,36 +761,22 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
     step, tokens_seen, data_pos = 0, 0, {"epoch": 0, "batches_consumed": 0}
     best_metric, best_step, bad_evals = None, None, 0
     if resume_from is True:
-        resume_path = ckpt_root if has_checkpoint(ckpt_root) else None
+        resume_path = find_resume_checkpoint(ckpt_root)  # FileNotFoundError: a run's traces but no checkpoint
+        if resume_path is None and verbose and env.is_main:
+            print(f"no checkpoint in {ckpt_root}: nothing to resume, starting at step 0")
     else:
         resume_path = resume_from or None
     if resume_path is not None:
-        ckpt = load_checkpoint(resume_path, model=raw, map_location="cpu")
-        state = ckpt["state"]
-        if "ema" in state:  # the checkpoint's model is the average: the trained weights are in its state
-            if ema is not None:
-                ema.load_state_dict(state["ema"], raw.state_dict())
-            raw.load_state_dict(state["ema"]["trained"])
-        elif ema is not None:
-            warnings.warn("ema_decay is on but the checkpoint has no average: it starts from the loaded weights",
-                          stacklevel=2)
-            ema = EMA(raw, settings.ema_decay)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        precision.scaler.load_state_dict(state["scaler"])
-        step, tokens_seen, data_pos = ckpt["step"], state["progress"]["tokens_seen"], state["data"]
-        best_metric, best_step = state["progress"]["best_metric"], state["progress"]["best_step"]
-        bad_evals = state["progress"]["bad_evals"]
-        saved_world = state["progress"]["world_size"]
-        if saved_world != env.world_size:
-            warnings.warn(f"resuming a {saved_world}-process run on {env.world_size}: the data order "
-                          "changes from here on", stacklevel=2)
-        rngs = state["rng"]
-        set_rng_state(rngs[env.rank % len(rngs)])
+        r = _restore_checkpoint(resume_path, raw, ema, optimizer, scheduler, precision, env, config, settings)
+        step, tokens_seen, data_pos, ema = r["step"], r["tokens_seen"], r["data"], r["ema"]
+        best_metric, best_step, bad_evals = r["best_metric"], r["best_step"], r["bad_evals"]
         if verbose and env.is_main:
-            print(f"resumed from {ckpt['path']} at step {step}")
+            print(f"resumed from {r['path']} at step {step}")
     else:
         seed_everything(settings.seed + env.rank)  # each rank its own dropout masks; same weights via DDP
+        if env.is_main and resume_from is None and verbose and has_checkpoint(ckpt_root):
+            print(f"starting at step 0 in {out}: the checkpoints of the run there are replaced at the first save "
+                  "(--resume continues that run)")
         if env.is_main and (ckpt_root / BEST).is_file():
             (ckpt_root / BEST).unlink()  # an earlier run's best is not this run's; LATEST is replaced at the first save
 
@@ -1023,7 +1073,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, metavar="DIR",
                    help="run folder (default: outputs/runs/<preset>; --task sft: outputs/pipeline/<preset>)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from the run folder's latest checkpoint (a fresh start when there is none)")
+                   help="continue from the run folder's latest checkpoint (its newest complete one when LATEST is damaged; "
+                        "a fresh start when the folder holds no trace of a run, an error when it holds no "
+                        "complete checkpoint)")
     p.add_argument("--resume-from", default=None, metavar="CKPT", help="continue from this checkpoint folder")
     p.add_argument("--stop-at-step", type=int, default=None, help="stop (with a checkpoint) after this step")
     p.add_argument("--seq-len", type=int, default=None,
