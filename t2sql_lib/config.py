@@ -1,9 +1,9 @@
 """Model, training and data presets: one named preset per machine size, picked from the hardware.
 
 ``get_preset()`` returns ``$T2SQL_PRESET`` when set, otherwise a preset chosen from the hardware
-(``gpu`` on a bf16-capable card with 24 GB or more, ``gpu-t4`` on a smaller or older card, ``laptop``
-on a CPU). Tests and nbval run with ``T2SQL_PRESET=tiny``. Presets round-trip through YAML/JSON files;
-``configs/`` holds the named ones.
+(``gpu`` on a card with native bf16 and 20 GiB or more of reported memory, ``gpu_memory_tier``; ``gpu-t4`` on
+a smaller or older card; ``laptop`` on a CPU). Tests and nbval run with ``T2SQL_PRESET=tiny``. Presets
+round-trip through YAML/JSON files; ``configs/`` holds the named ones.
 """
 
 from __future__ import annotations
@@ -164,14 +164,26 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+# GPU memory tiers, in GiB of the total memory a card reports (``torch.cuda.get_device_properties().total_memory``),
+# which is below the size on its box: a T4 "16 GB" reports about 14.7 GiB, an L4 "24 GB" about 22 GiB, an A100
+# "40 GB" about 39.4 GiB, an A100 or H100 "80 GB" about 79 GiB, an H200 about 140 GiB.
+GPU_TIER_MIN_GIB = {"large": 36.0, "medium": 20.0}  # below "medium": "small"
+
+
+def gpu_memory_tier(total_memory: int) -> str:
+    """``small`` (T4), ``medium`` (L4, 24 GB cards) or ``large`` (A100, H100, H200) for a card's reported bytes."""
+    gib = total_memory / 2**30
+    return next((tier for tier, floor in GPU_TIER_MIN_GIB.items() if gib >= floor), "small")
+
+
 def auto_preset_name() -> str:
-    """The preset the hardware suggests: ``gpu``, ``gpu-t4`` or ``laptop``."""
+    """The preset the hardware suggests: ``gpu`` (native bf16, medium or large memory), ``gpu-t4`` or ``laptop``."""
     import torch
 
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
-        big = props.total_memory >= 24 * 1024**3
-        return "gpu" if big and torch.cuda.is_bf16_supported() else "gpu-t4"
+        native_bf16 = torch.cuda.get_device_capability(0)[0] >= 8  # Ampere or newer; a T4 only emulates bf16
+        return "gpu" if native_bf16 and gpu_memory_tier(props.total_memory) != "small" else "gpu-t4"
     return "laptop"
 
 
