@@ -4,13 +4,18 @@
 (``gpu`` on a card with native bf16 and 20 GiB or more of reported memory, ``gpu_memory_tier``; ``gpu-t4`` on
 a smaller or older card; ``laptop`` on a CPU). Tests and nbval run with ``T2SQL_PRESET=tiny``. Presets
 round-trip through YAML/JSON files; ``configs/`` holds the named ones.
+
+Every setting is checked for its type and range when a preset is built from a file or overrides
+(``check_setting``): a wrong one is a one-line ValueError naming the file (or override) and the field.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +80,73 @@ class DataSettings:
     max_examples_per_dataset: int | None = None  # cap on Spider/WikiSQL examples (None: all)
 
 
+# Ranges of the numeric settings, and the choices of the named ones; checked by ``check_setting``.
+_AT_LEAST_1 = {"vocab_size", "context_length", "emb_dim", "n_heads", "n_layers", "batch_size", "grad_accum_steps",
+               "max_steps", "tokenizer_vocab_size", "max_examples_per_dataset"}
+_AT_LEAST_0 = {"warmup_steps", "eval_every", "eval_batches", "early_stopping_patience", "log_every",
+               "checkpoint_every_minutes", "weight_decay", "grad_clip", "n_synth_examples"}
+_POSITIVE = {"learning_rate", "muon_lr"}
+_BELOW_1 = {"drop_rate", "beta1", "beta2", "muon_momentum", "ema_decay"}  # 0 <= x < 1
+_UP_TO_1 = {"min_lr_ratio"}  # 0 <= x <= 1
+_CHOICES = {"pos_encoding": ("learned", "rope"), "precision": ("auto", "fp32", "bf16", "fp16"),
+            "optimizer": ("adamw", "muon"), "early_stopping_mode": ("min", "max")}
+_EXPONENT = r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+"  # 1e-3: YAML 1.1 (PyYAML) reads it as a string
+
+
+def check_setting(klass: type, key: str, value: Any) -> Any:
+    """``value`` checked against the type and range of setting ``key`` of ``klass``; ValueError says what is wrong.
+
+    Returns the value, with an integer given for a float setting made a float, and a number YAML left as a
+    string (``1e-3``) read as one.
+    """
+    kind = {f.name: str(f.type) for f in dataclasses.fields(klass)}[key]
+    optional = "None" in kind
+    if value is None and optional:
+        return value
+    base = kind.replace("| None", "").strip()
+    if base == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"must be true or false, got {value!r}")
+        return value
+    if base == "str":
+        if not isinstance(value, str):
+            raise ValueError(f"must be a string, got {value!r}")
+        if key in _CHOICES and value not in _CHOICES[key]:
+            raise ValueError(f"must be one of {', '.join(_CHOICES[key])}, got {value!r}")
+        return value
+    if base == "float" and isinstance(value, str) and re.fullmatch(_EXPONENT, value.strip()):
+        value = float(value)
+    if base == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError(f"must be a whole number, got {value!r}")
+    if base == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"must be a finite number, got {value!r}")
+        value = float(value)
+    for names, ok, words in ((_AT_LEAST_1, value >= 1, ">= 1"), (_AT_LEAST_0, value >= 0, ">= 0"),
+                             (_POSITIVE, value > 0, "> 0"), (_BELOW_1, 0 <= value < 1, "in [0, 1)"),
+                             (_UP_TO_1, 0 <= value <= 1, "in [0, 1]")):
+        if key in names and not ok:
+            raise ValueError(f"must be {words}, got {value!r}")
+    return value
+
+
+def _check_section(klass: type, section: str, values: Any, source: str) -> dict[str, Any]:
+    """A section's settings checked one by one; ValueError names ``source`` and the field."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{source}: {section} must be a mapping of settings, got {values!r}")
+    names = {f.name for f in dataclasses.fields(klass)}
+    bad = set(values) - names
+    if bad:
+        raise ValueError(f"{source}: unknown {section} settings {sorted(map(str, bad))}; known: {sorted(names)}")
+    checked = {}
+    for key, value in values.items():
+        try:
+            checked[key] = check_setting(klass, key, value)
+        except ValueError as err:
+            raise ValueError(f"{source}: {section}.{key} {err}") from None
+    return checked
+
+
 @dataclass
 class Preset:
     """A named bundle of model, training and data settings."""
@@ -93,15 +165,18 @@ class Preset:
         """Build a preset, naming ``source`` and the offending key on an unknown or mistyped field."""
         unknown = set(d) - {"name", "description", "model", "train", "data"}
         if unknown:
-            raise ValueError(f"{source}: unknown preset keys {sorted(unknown)}")
+            raise ValueError(f"{source}: unknown preset keys {sorted(map(str, unknown))}")
+        for key in ("name", "description"):
+            if key in d and not isinstance(d[key], str):
+                raise ValueError(f"{source}: {key} must be a string, got {d[key]!r}")
         parts = {}
         for key, klass in (("model", ModelSettings), ("train", TrainSettings), ("data", DataSettings)):
-            section = d.get(key) or {}
-            names = {f.name for f in dataclasses.fields(klass)}
-            bad = set(section) - names
-            if bad:
-                raise ValueError(f"{source}: unknown {key} settings {sorted(bad)}; known: {sorted(names)}")
-            parts[key] = klass(**section)
+            section = d.get(key)
+            parts[key] = klass(**_check_section(klass, key, {} if section is None else section, source))
+        model = parts["model"]
+        if model.emb_dim % model.n_heads:
+            raise ValueError(f"{source}: model.emb_dim={model.emb_dim} must be divisible by "
+                             f"model.n_heads={model.n_heads}")
         return cls(name=d.get("name", Path(source).stem), description=d.get("description", ""), **parts)
 
     def save(self, path: str | Path) -> Path:
@@ -124,7 +199,15 @@ class Preset:
             section, key = dotted.split(".", 1)
             if section not in ("model", "train", "data") or key not in d[section]:
                 raise ValueError(f"override {item!r}: no setting {dotted!r}")
-            d[section][key] = yaml.safe_load(raw)
+            try:
+                value = yaml.safe_load(raw)
+            except yaml.YAMLError:
+                value = raw
+            klass = {"model": ModelSettings, "train": TrainSettings, "data": DataSettings}[section]
+            try:
+                d[section][key] = check_setting(klass, key, value)
+            except ValueError as err:
+                raise ValueError(f"override {item!r}: {dotted} {err}") from None
         return Preset.from_dict(d, source="overrides")
 
 
