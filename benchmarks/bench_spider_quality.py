@@ -4,8 +4,8 @@ Run: ``.venv/bin/python benchmarks/bench_spider_quality.py [--preset laptop] [--
 [section.key=value ...]``. The same pieces as the CPU demo (``t2sql_lib.demo``): chapter 1's BPE trained on the
 training prompts and SQL (``demo.build_tokenizer``), ``SFTDataset`` with the prompt masked out of the loss,
 ``LengthGroupedBatches``, the engine (``t2sql_lib.train.train``) and ``evaluate_model``, which decodes greedily
-and scores with the project's executor and metrics. Printed: Spider dev execution accuracy, exact match and
-valid-SQL rate, overall and per Spider hardness bucket, the steps trained and the wall time.
+and scores with the project's executor and metrics (Spider's official rules). Printed: Spider dev execution accuracy,
+exact set match and valid-SQL rate, overall and per Spider hardness bucket, the steps trained and the wall time.
 
 - Data: Spider's ``train`` split (a seeded sample of ``data.max_examples_per_dataset`` questions when the preset
   caps it) from ``--spider`` or the folder ``paths.spider_dir()`` finds (``$T2SQL_SPIDER_DIR``, ``data/raw/spider``,
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     m = report.summary()["all"]
     print(f"\nbench_spider_quality: preset {preset.name}, {result.step} steps, {threads} thread(s)")
     print(f"  Spider dev ({len(dev_ex)} questions): execution accuracy {m['execution_accuracy']:.1%}, "
-          f"exact match {m['exact_match']:.1%}, valid SQL {m['valid_sql']:.1%}")
+          f"exact set match {m['exact_match']:.1%}, valid SQL {m['valid_sql']:.1%}")
     print(f"  training data: {train_ds.stats.summary()} (policy truncate_prompt, context {context})")
     print(f"  wall time {wall:.0f} s ({wall / 60:.1f} min): training {train_time:.0f} s, dev evaluation "
           f"{eval_time:.0f} s; load average after {_load()}")
