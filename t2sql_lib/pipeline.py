@@ -16,7 +16,8 @@ runs the same chain from the command line.
    through the one training engine, ``t2sql_lib.train.train``.
 5. ``evaluate_decoders``: every test set with several of chapter 6's decoders (greedy, schema-constrained,
    execution-guided), executed and scored: execution accuracy, exact match, valid SQL, WikiSQL's
-   logical-form accuracy, Spider's hardness buckets; one results ``DataFrame``.
+   logical-form accuracy, Spider's hardness buckets; one results ``DataFrame``. Each dataset is scored by its own
+   rules (``t2sql_lib.evaluate``): on Spider, the official ones, exact match being Spider's exact set match.
 6. ``save_model``: the folder ``t2sql ask --model DIR`` loads (``t2sql_lib.demo.save_outputs``), plus the
    results table.
 """

@@ -23,7 +23,7 @@ from t2sql_lib.demo import (
     build_tokenizer,
     run_demo,
 )
-from t2sql_lib.evaluate import exact_match, execution_match
+from t2sql_lib.evaluate import execution_match, string_match
 from t2sql_lib.generate import BEST_DECODING, DECODERS, decode_sql
 from t2sql_lib.model import GPTConfig, GPTModel
 from t2sql_lib.sft import evaluate_model, predict_sql
@@ -65,7 +65,7 @@ def test_demo_report_comes_from_executing_the_generated_sql(demo):
         # every verdict is what executing the prediction and the gold query on the database gives
         assert r["execution_accuracy"] == execution_match(ex.db_path, r["prediction"], ex.sql)
         assert r["valid_sql"] == execute_sql(ex.db_path, r["prediction"]).ok
-        assert r["exact_match"] == (bool(r["prediction"]) and exact_match(r["prediction"], ex.sql))
+        assert r["exact_match"] == (bool(r["prediction"]) and string_match(r["prediction"], ex.sql))
     m = result.metrics()
     assert m["execution_accuracy"] == pytest.approx(sum(r["execution_accuracy"] for r in report.records) / 10)
     assert m["valid_sql"] == pytest.approx(sum(r["valid_sql"] for r in report.records) / 10)

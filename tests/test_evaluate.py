@@ -13,12 +13,12 @@ from t2sql_lib.cli import main
 from t2sql_lib.evaluate import (
     EvalReport,
     evaluate,
-    exact_match,
     execution_match,
     is_ordered,
     is_valid_sql,
     read_predictions,
     results_match,
+    string_match,
 )
 from t2sql_lib.hardness import hardness_counts, spider_hardness
 from t2sql_lib.schema import Example, ExampleList
@@ -62,11 +62,11 @@ def test_execution_match(db):
     assert is_ordered(ordered) and not is_ordered("SELECT a FROM (SELECT a FROM t ORDER BY a)")
 
 
-def test_exact_match_and_validity(db):
-    assert exact_match("select T1.name from item as T1 where T1.price > 2 and T1.shop_id = 1",
+def test_string_match_and_validity(db):
+    assert string_match("select T1.name from item as T1 where T1.price > 2 and T1.shop_id = 1",
                        "SELECT name FROM item WHERE shop_id = 1 AND price > 2")
-    assert not exact_match("SELECT name FROM item WHERE price > 3", "SELECT name FROM item WHERE price > 2")
-    assert not exact_match("not sql at all (", "SELECT 1")
+    assert not string_match("SELECT name FROM item WHERE price > 3", "SELECT name FROM item WHERE price > 2")
+    assert not string_match("not sql at all (", "SELECT 1")
     assert is_valid_sql(db, "SELECT count(*) FROM shop")
     assert not is_valid_sql(db, "SELECT missing FROM shop")
     assert not is_valid_sql(db, "DELETE FROM shop")
