@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_train(sub)  # t2sql train --config <preset|yaml> [section.key=value ...]
 
+    from .adapt import register_cli as register_adapt
+
+    register_adapt(sub)  # t2sql adapt --db FILE --synthesize-only --out DIR
+
     p = sub.add_parser("demo", help="train and evaluate a text-to-SQL model end to end on the CPU")
     p.add_argument("overrides", nargs="*", metavar="section.key=value",
                    help="settings to change after the demo's own, e.g. train.max_steps=300")

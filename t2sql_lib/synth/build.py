@@ -18,7 +18,7 @@ import json
 import os
 import random
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,29 +182,52 @@ _NEW_QUESTION_TRIES = 24  # draws spent looking for a question not yet asked abo
 _MAX_TRIES = 200  # draws before giving up: a pattern can fail many times in a row on a small database
 
 
-def generate_for_database(db: GeneratedDatabase, n: int, seed: int) -> list[tuple[Example, Draft]]:
+def _drafter(context: DbContext, rng: random.Random, accept: Callable[[Draft], bool] | None
+             ) -> Callable[[str], Draft | None]:
+    """A function drawing one instance of a named pattern; with ``accept``, only the drafts it accepts.
+
+    With ``accept`` (a database the generator did not write, see ``from_database``), a pattern that raises
+    on data it does not expect counts as not applying.
+    """
+    if accept is None:
+        return lambda name: PATTERNS[name].fn(context, rng)
+
+    def draw(name: str) -> Draft | None:
+        try:
+            draft = PATTERNS[name].fn(context, rng)
+        except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError):
+            return None
+        return draft if draft is not None and draft.answer and accept(draft) else None
+
+    return draw
+
+
+def generate_for_database(db: GeneratedDatabase, n: int, seed: int, accept: Callable[[Draft], bool] | None = None
+                          ) -> list[tuple[Example, Draft]]:
     """``n`` examples for one database, each with the ``Draft`` (and so the Python answer) behind it.
 
     Patterns take turns among those that apply to this database; a pattern that cannot produce an
     instance here (no table with the columns it needs) is dropped after a few tries.
     A question already produced for this database is redrawn, so duplicates only remain when a
-    database has run out of new ones.
+    database has run out of new ones. ``accept`` vets each draft (say, by running its SQL); with it, fewer
+    than ``n`` examples come back when the patterns run dry, and none when no pattern applies.
     """
     rng = random.Random(f"t2sql-synth:{seed}:{db.db_id}:examples")
+    draw = _drafter(db.context, rng, accept)
     names = sorted(PATTERNS)
     usable = []
     for name in names:  # probe: keep the patterns this schema supports
-        if any(PATTERNS[name].fn(db.context, rng) is not None for _ in range(8)):
+        if any(draw(name) is not None for _ in range(8)):
             usable.append(name)
     rng.shuffle(usable)
     seen: set[str] = set()
     out: list[tuple[Example, Draft]] = []
-    for i in range(n):
+    for i in range(n if usable else 0):
         for attempt in range(_MAX_TRIES):
             # cycle through the patterns so each gets its share; fall back to any pattern when this one
             # keeps failing or repeating (small tables run out of new COUNT(*) questions quickly)
             name = usable[i % len(usable)] if attempt < 5 else rng.choice(usable)
-            draft = PATTERNS[name].fn(db.context, rng)
+            draft = draw(name)
             if draft is None or not draft.answer:
                 continue
             k = rng.randrange(len(draft.questions))
@@ -212,8 +235,10 @@ def generate_for_database(db: GeneratedDatabase, n: int, seed: int) -> list[tupl
             if question in seen and attempt < _NEW_QUESTION_TRIES:  # then a repeat is better than nothing
                 continue
             break
-        else:  # pragma: no cover - every usable pattern produced something during the probe
-            raise RuntimeError(f"{db.db_id}: no pattern produced an example in {_MAX_TRIES} tries")
+        else:
+            if accept is not None:  # vetted drafts can run out on a database the generator did not write
+                break
+            raise RuntimeError(f"{db.db_id}: no pattern produced an example in {_MAX_TRIES} tries")  # pragma: no cover
         seen.add(question)
         meta = {"pattern": name, "split": db.split, "phrasing": k}
         out.append((Example(question, draft.sql, db.db_id, db.path, db.schema, meta), draft))
