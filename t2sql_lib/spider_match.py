@@ -30,10 +30,11 @@ The reading is the official grammar's: an aggregate of a column, ``count(*)``, o
 comparisons, ``[NOT] IN``, ``[NOT] LIKE``, ``[NOT] BETWEEN``, ``IS [NOT] NULL``, ``EXISTS``, nested queries,
 INTERSECT / UNION / EXCEPT. A query outside it (another function, ``CASE``, ``ORDER BY 1``, a column no table
 of its FROM has) raises ``SpiderParseError``; ``exact_set_match`` then scores the prediction as no match.
-This reading is a little more lenient than the official parser in three places, so that a prediction the
-official script would fail to read can still be scored: output-column aliases (``ORDER BY cnt``),
-parenthesised conditions, and ``NOT`` written before a condition. Values inside a FROM subquery are ignored
-too (the official script compares them).
+The reading is more lenient than the official parser's in a few places, so that a prediction it would fail to
+read is still scored: output-column aliases (``ORDER BY cnt``), parenthesised conditions, ``NOT`` written
+before a condition, ``IS [NOT] NULL``, ``EXISTS``, ``IN`` a list of values, and ``UNION ALL`` (read as
+UNION). Table aliases belong to the SELECT that defines them (the official parser keeps one map for the whole
+query). Values inside a FROM subquery are ignored too (the official script compares them).
 
 >>> from t2sql_lib.schema import Column, Schema, Table
 >>> singer = Table("singer", (Column("singer_id"), Column("name"), Column("age")))
@@ -380,6 +381,8 @@ def parse_spider_sql(sql: str, schema: Schema | SpiderSchema) -> SpiderQuery:
         raise SpiderParseError(str(err)) from None
     except RecursionError:
         raise SpiderParseError("SQL nested too deeply to read") from None
+    except ValueError as err:  # sqlglot writing a blob literal of over 3,570 hex digits as an int (Python's limit)
+        raise SpiderParseError(f"SQL sqlglot cannot write back: {err}") from None
 
 
 # ---------------------------------------------------------------------------------------------------------
