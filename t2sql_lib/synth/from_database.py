@@ -106,7 +106,7 @@ def singular(words: str) -> str:
         out = last
     elif last.endswith("ies") and len(last) > 4:
         out = last[:-3] + "y"
-    elif re.search(r"(sses|xes|zes|ches|shes)$", last):
+    elif re.search(r"(sses|[^oa]uses|xes|zes|ches|shes)$", last):  # statuses, but houses and causes
         out = last[:-2]
     else:
         out = last[:-1]
@@ -185,7 +185,7 @@ def _text_role(values: list[str]) -> str:
         return "date"
     if len(distinct) <= 2 and {v.lower() for v in distinct} <= _BOOLEAN_TEXT:
         return "boolean"
-    if any(len(v) > 60 or "\n" in v or not v.strip() or v != v.strip() for v in distinct):
+    if any(len(v) > 60 or "\n" in v or not v.strip() for v in distinct):
         return "text"
     if len(distinct) <= CATEGORY_MAX_VALUES and len(distinct) < len(values) and len(distinct) <= 0.7 * len(values):
         return "category"
@@ -207,16 +207,15 @@ def column_role(name: str, values: Sequence[Any], table_singular: str = "") -> s
 
 def _label_score(name: str, values: list[Any]) -> tuple | None:
     """How good a label ``name`` makes (higher is better), None when it cannot be one."""
-    if not values or not all(isinstance(v, str) and v.strip() == v and v and len(v) <= 60 and "\n" not in v
-                             for v in values):
+    if not values or not all(isinstance(v, str) and v.strip() and len(v) <= 60 and "\n" not in v for v in values):
         return None
     if any(_is_date(v) for v in values[:20]):
         return None
     distinct = len(set(values)) / len(values)
-    if distinct < 0.9:
-        return None
     words = name_words(name).split()
     named = 2 if "name" in words or "title" in words else (0 if set(words) & _ID_WORDS else 1)
+    if distinct < (0.75 if named == 2 else 0.9):  # first names repeat a little; other columns must not
+        return None
     return (distinct == 1.0, named, -len(words))
 
 
@@ -292,7 +291,7 @@ def _key_map(child: _RawTable, column: str, parent: _RawTable) -> dict[Any, Any]
     A value matches a key equal to it, or one that reads the same (``'3'`` and ``3``: SQLite compares a
     text column with an integer one as numbers, so the join holds).
     """
-    if parent.key is None or column == child.key or not child.rows:
+    if parent.key is None or not child.rows:
         return None
     values = set(_values(child, column))
     keys = _values(parent, parent.key)
@@ -316,10 +315,11 @@ def _link(child: _RawTable, column: str, parent: _RawTable) -> bool:
 
 
 def _name_matches(column: str, parent: _RawTable) -> bool:
-    """``singer_id`` -> ``singer.singer_id``; ``city_id`` / ``cityId`` -> ``cities.id``; ``country_code`` -> ``country.code``."""
+    """``singer_id`` -> ``singer.singer_id``; ``city_id`` / ``cityId`` -> ``cities.id``; ``country_code`` ->
+    ``country.code``; ``airline`` -> ``airlines.uid``."""
     words, key = name_words(column), name_words(parent.key or "")
     noun = singular(table_words(parent.name))
-    return (words == key and key != "id") or words == f"{noun} {key}" or \
+    return (words == key and key != "id") or words in (noun, f"{noun} {key}") or \
         (words == f"{noun} id" and key.endswith("id"))
 
 
@@ -342,7 +342,9 @@ def find_references(tables: list[_RawTable], schema: Schema) -> list[Reference]:
             if (child.name.lower(), column.lower()) in declared or (child.name, column) in taken:
                 continue
             for parent in tables:
-                if parent is not child and _name_matches(column, parent) and _link(child, column, parent):
+                reverse = any(r.table == parent.name and r.ref_table == child.name for r in out)
+                if parent is not child and not reverse and _name_matches(column, parent) \
+                        and _link(child, column, parent):
                     out.append(Reference(child.name, column, parent.name, False))
                     taken.add((child.name, column))
                     break
@@ -373,7 +375,8 @@ def _table_spec(raw: _RawTable, refs: dict[str, str], sql_names: dict[str, str],
     roles = {}
     for col in order:
         values = _values(raw, col)
-        roles[col] = "pk" if col == raw.key else "fk" if col in refs else "id" if col.lower() in declared \
+        # a key that is also a foreign key (a one-to-one table) joins its parent: "fk" comes first
+        roles[col] = "fk" if col in refs else "pk" if col == raw.key else "id" if col.lower() in declared \
             else column_role(col, values, one)
     scored = [(score, col) for col in order if roles[col] in ("text", "category")
               for score in [_label_score(col, _values(raw, col))] if score is not None]
