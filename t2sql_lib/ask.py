@@ -142,6 +142,8 @@ def ask(db_path: str | Path, question: str, model: LoadedModel | str | Path | No
 
 def format_table(result: ExecResult, max_rows: int = 20, max_width: int = 40) -> str:
     """Rows as a plain text table with a header, at most ``max_rows`` of them, long cells cut."""
+    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0:
+        raise ValueError(f"max_rows must be a whole number >= 0, got {max_rows!r}")  # -1 would hide the last row
     def cell(value: Any) -> str:
         text = "NULL" if value is None else str(value)
         return text if len(text) <= max_width else text[: max_width - 3] + "..."
@@ -161,6 +163,8 @@ def format_table(result: ExecResult, max_rows: int = 20, max_width: int = 40) ->
 def run_ask(db: str, question: str, model_dir: str | None = None, decoding: str = BEST_DECODING,
             max_rows: int = 20) -> int:
     """The ``t2sql ask`` command: print the SQL, then the result table; 1 when the SQL fails to run."""
+    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0:
+        raise ValueError(f"--max-rows must be a whole number >= 0, got {max_rows!r}")
     answer = ask(db, question, model_dir, decoding)
     print(answer.sql or "(the model wrote no SQL)")
     print()

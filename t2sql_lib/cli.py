@@ -29,6 +29,43 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds (``nan`` would disable a time limit)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of seconds") from None
+    if not (0.0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive, finite number of seconds")
+    return value
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 0")
+    return value
+
+
+def _check_output_file(path) -> None:
+    """ValueError unless ``path`` can be written as a file, so that a finished evaluation is never lost."""
+    import os
+
+    if path.is_dir():
+        raise ValueError(f"--output {path} is a folder: name a file, e.g. {path / 'report.json'}")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"--output {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"--output {path}: not writable")
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import DemoConfig, run_demo
 
@@ -57,6 +94,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import evaluate, read_predictions
     from .paths import outputs_dir
 
+    output = Path(args.output) if args.output else outputs_dir() / f"eval_{args.dataset}_{args.split}.json"
+    _check_output_file(output)  # before scoring: a bad path must not throw a finished evaluation away
     if args.dataset == "spider":
         from .spider import load_spider
 
@@ -81,7 +120,6 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                       info={"dataset": args.dataset, "split": args.split, "predictions": str(args.predictions),
                             "skipped": examples.skipped})
     print(report)
-    output = Path(args.output) if args.output else outputs_dir() / f"eval_{args.dataset}_{args.split}.json"
     report.save_json(output)
     print(f"wrote {output}")
     return 0
@@ -103,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one SQL per line in dataset order, optionally 'SQL<TAB>db_id'")
     p.add_argument("--root", default=None, metavar="DIR", help="dataset folder (default: found automatically)")
     p.add_argument("--output", default=None, metavar="JSON", help="report path (default: outputs/eval_<dataset>_<split>.json)")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds allowed per query (default: 5)")
+    p.add_argument("--timeout", type=_positive_seconds, default=5.0, help="seconds allowed per query (default: 5)")
     p.add_argument("--progress", action="store_true", help="show a progress bar")
     p.add_argument("--no-download", action="store_true", help="WikiSQL: never download the release")
     p.add_argument("--keep-distinct", action="store_true",
@@ -166,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "outputs/demo, written by `t2sql demo`)")
     p.add_argument("--decoding", choices=tuple(DECODERS), default=BEST_DECODING,
                    help=f"decoding setting (default: {BEST_DECODING}, chapter 6's best in benchmarks/bench_decoding.py)")
-    p.add_argument("--max-rows", type=int, default=20, help="rows printed at most (default: 20)")
+    p.add_argument("--max-rows", type=_count, default=20, help="rows printed at most (default: 20)")
     p.set_defaults(func=_cmd_ask)
     return parser
 

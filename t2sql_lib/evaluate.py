@@ -441,7 +441,7 @@ def read_predictions(path: str | Path, examples: Sequence[Example]) -> list[str 
     if not path.is_file():
         raise FileNotFoundError(f"no predictions file at {path}")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # -sig: a leading byte-order mark is dropped
     except UnicodeDecodeError as err:
         line_no = path.read_bytes()[: err.start].count(b"\n") + 1
         raise ValueError(f"{path}:{line_no}: not UTF-8 text ({err.reason})") from err

@@ -145,6 +145,11 @@ def load_spider(root: str | Path | None = None, split: str = "train", *, hardnes
                 db_id, question, sql = entry["db_id"], entry["question"], entry["query"]
             except (KeyError, TypeError) as err:
                 raise ValueError(f"{path}: question {position} lacks {err} (needs db_id, question, query)") from err
+            wrong = [f"{key!r}: {value!r}" for key, value in (("db_id", db_id), ("question", question), ("query", sql))
+                     if not isinstance(value, str)]
+            if wrong:  # a damaged gold file: an error rather than a silently smaller dataset
+                raise ValueError(f"{path}: question {position} has {', '.join(wrong)}; db_id, question and query "
+                                 "must be strings")
             if db_id not in schemas:
                 raise ValueError(f"{path}: question {position} uses db_id {db_id!r}, "
                                  f"which {root / 'tables.json'} does not describe")

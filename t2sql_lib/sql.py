@@ -25,6 +25,7 @@ Model output never raises: failures come back as an ``ExecResult`` whose ``error
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import sqlite3
@@ -42,6 +43,17 @@ from sqlglot.errors import ParseError, TokenError
 from .schema import Column, ForeignKey, Schema, Table
 
 DIALECT = "sqlite"
+
+
+class _QuietCommandFallback(logging.Filter):
+    """Drops sqlglot's warning that it read a statement as a raw command: for model output that is a refused
+    statement (SQLForbidden), and one warning per hostile prediction would bury ``t2sql eval``'s output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Falling back to parsing as a 'Command'" not in record.getMessage()
+
+
+logging.getLogger("sqlglot").addFilter(_QuietCommandFallback())
 
 
 class SQLError(Exception):
