@@ -4,10 +4,9 @@
 2. A SQL-aware byte-level BPE (chapter 1) trained on the training split's prompts and SQL, with the schema
    words renamed away (``build_tokenizer``), so that training and unseen names are cut into pieces alike.
 3. A ``GPTModel`` (chapter 3) from random weights, sized by a preset plus the demo's overrides, with rotary position
-   embeddings (RoPE, chapter 3 section 13): at the same 1,500 steps the validation SQL loss is 1.23 against 1.35
-   with GPT-2's learned position table; and with a copy head (chapter 3 section 14), an output that can copy any
-   earlier token of the prompt, which most of a query's names and values are: the validation SQL loss falls to
-   0.25 (from 1.23) and the test execution accuracy from 8.8% to 21.2% at the same steps (``benchmarks/RESULTS.md``).
+   embeddings (RoPE, chapter 3 section 13) and a copy head (chapter 3 section 14), an output that can copy any
+   earlier token of the prompt, which most of a query's names and values are (``benchmarks/RESULTS.md`` compares
+   each with the model without it at the same steps).
 4. Supervised training with the engine (``t2sql_lib.train``) on prompt + SQL with the prompt masked out of
    the loss (``t2sql_lib.sft``); the laptop demo trains the blocks' matrices with Muon (chapter 4,
    ``t2sql_lib.muon``) and the rest with AdamW, which reaches in 2,000 steps a validation loss AdamW alone does not
@@ -33,9 +32,9 @@
 
 Why these sizes (``DEMO_OVERRIDES``): the demo must fit in 10 minutes on 2 CPU cores, so it trades model
 width for steps; ``benchmarks/bench_demo.py`` measures it (and ``--compare-masking`` the loss masking).
-Training was tuned on the validation databases; the test databases are scored once, at the end. (The decoding rules
-of chapter 6 were found by reading earlier models' wrong answers on the test databases; ``benchmarks/RESULTS.md``
-checks them on the validation databases too.)
+Training was tuned on the validation databases; the test databases are scored once, at the end. (Chapter 6's
+decoding rules come from reading wrong answers on the test databases; ``benchmarks/RESULTS.md`` checks them on the
+validation databases too.)
 """
 
 from __future__ import annotations
@@ -79,56 +78,38 @@ from .special_tokens import PAD
 EARLY_STOPPING: tuple[str, ...] = ("train.early_stopping_metric=val_loss", "train.early_stopping_mode=min")
 # The laptop preset, reshaped for a 10-minute, 2-core budget (tuned on the validation databases only).
 DEMO_PRESET = "laptop"
-DEMO_OVERRIDES: tuple[str, ...] = (
+DEMO_OVERRIDES: tuple[str, ...] = (  # each choice is measured in benchmarks/RESULTS.md, "The CPU demo"
     "model.context_length=512",
     "model.emb_dim=128",
     "model.n_heads=4",
-    "model.n_layers=5",  # with Muon a fifth block fits the budget: 2,000 steps instead of 3,000 for 4 blocks
+    "model.n_layers=5",  # Muon's lower loss per step pays for a fifth block within the budget
     "model.pos_encoding=rope",  # rotary positions: copying names from the prompt is learned far sooner
-    "model.copy_head=true",  # a pointer-generator output: names and values copied from the prompt (2.4x the accuracy)
+    "model.copy_head=true",  # a pointer-generator output: names and values copied from the prompt
     "model.drop_rate=0.0",
     "train.batch_size=16",
-    # Muon (chapter 4) on the blocks' matrices, AdamW at 2e-3 on the rest: at step 2,000 the validation SQL loss is
-    # 0.2405 against 0.3453 with AdamW alone (Muon at 0.02 and 0.005: 0.2949 and 0.2964); a step costs ~15% more
+    # Muon (chapter 4) on the blocks' matrices, AdamW at 2e-3 on the rest: a lower validation loss at 2,000 steps
+    # than AdamW alone or Muon at 0.02 or 0.005, for ~15% more time per step
     "train.optimizer=muon",
     "train.muon_lr=0.01",
     "train.learning_rate=0.002",
     "train.warmup_steps=50",
-    # the cosine ends at 0.3 x the peak, not 0.1: at 0.1 the validation loss rose over the last 500 steps (0.2378 at
-    # step 1,500, 0.2597 at 2,000); at 0.3 the last step was the best (0.2403), 48.3% execution accuracy on 300
-    # validation questions against 45.3%
-    "train.min_lr_ratio=0.3",
+    "train.min_lr_ratio=0.3",  # the cosine ends at 0.3 x the peak: at 0.1 the validation loss rises at the end
     # bf16 matrix products where the CPU has them natively (train.cpu_supports_bf16; elsewhere the engine warns and
-    # trains in fp32): 1.29x faster steps on 1 core of this project's machine, 1.08-1.23x on 2 (bench_cpu_bf16.py)
+    # trains in fp32): faster steps (bench_cpu_bf16.py), kept as a margin on the time budget
     "train.precision=bf16",
-    # with the schema read once per 8 questions (DEMO_SHARED_SCHEMA) a step is ~1.9x cheaper; 2,000 steps fit the
-    # budget with Muon's extra cost (on the twelve training databases of generator version 1 the validation loss rose
-    # after 1,500-2,000 steps; on the 24 of version 2 it still falls at 2,000). 2,200 in bf16 took 9.6 min in one run
-    # and 10.7 in another, on a machine 10% slower at the time: bf16's gain is kept as a margin instead
-    "train.max_steps=2000",
-    # an average of the weights over the last ~100 steps (chapter 4, t2sql_lib.ema) is what is evaluated and kept. At
-    # step 2,000 of two 1-thread runs (seeds 1 and 2) it lowered the validation SQL loss from 0.2272 to 0.2087 and from
-    # 0.2119 to 0.1685, and raised execution accuracy from 49.7% to 52.7% and 42.3% to 50.7% on 300 validation
-    # questions (decay 0.998: 0.2091 and 49.7% on seed 1); it costs one pass over the weights per step
-    "train.ema_decay=0.99",
+    "train.max_steps=2000",  # with the schema read once per 8 questions, what fits 10 minutes on 2 cores
+    "train.ema_decay=0.99",  # an average of the weights over the last ~100 steps is evaluated and kept (chapter 4)
     "train.eval_every=500",
-    # the validation SQL loss on 16 batches (256 questions), which picks the checkpoint: on 64 it was noisy enough to
-    # pick step 2,000 over 2,600; the greedy execution accuracy on 150 questions, noisier still, picked 2,500 over
-    # the last, 3,000 (29.4% against 38.6% on the test databases)
-    "train.eval_batches=16",
+    "train.eval_batches=16",  # 256 questions' SQL loss picks the checkpoint: fewer are too noisy to pick by
     "train.early_stopping_patience=3",
-    # 1,176 questions about each of the 29 generated databases: the 24 training ones give 28,224 training questions,
-    # and the validation and test questions are those 20,000 gave over generator version 1's 17 databases. Measured
-    # at 1 thread against version 1's twelve training databases (14,120 questions): validation SQL loss 0.1670
-    # against 0.2403 at step 2,000, 57.8% against 40.8% on the test databases; twelve databases with as many
-    # questions (28,238) reached 0.2342 and 47.2%, so most of the gain is the new schemas, not the questions
+    # 1,176 questions about each of the 29 generated databases (28,224 about the 24 training ones): more training
+    # schemas, not more questions, are what carries to unseen databases
     "data.n_synth_examples=34104",
     "data.tokenizer_vocab_size=1024",
 )
 
-# Fraction of the demo's training questions reworded by the surface grammar (synth.surface). 0: on the default seed
-# (2026-12-07, benchmarks/RESULTS.md) rewording half the questions lowered the generator's test questions from 70.8%
-# to 55.2% and left the user-phrased ones at 5.5% (7.0% without); with value hints too, 50.6% and 7.0%
+# Fraction of the demo's training questions reworded by the surface grammar (synth.surface): 0, since rewording
+# lowered the generator's test questions and did not raise the user-phrased ones ("Questions in people's words")
 DEMO_QUESTION_VARIETY = 0.0
 # Value hints (t2sql_lib.value_hints) in the laptop demo: off for the same measurement
 DEMO_VALUE_HINTS = False
@@ -273,8 +254,7 @@ def build_tokenizer(kind: str, train_examples: Sequence[Example], vocab_size: in
     vocabulary on their table and column names: a training name is then one token and an unseen name five
     odd pieces, so what the model learns about copying names does not transfer. With the names renamed
     away, the merges are SQL, English and syllables, and training and unseen names are cut alike (the
-    sequences are longer). Measured on the validation databases after 1000 steps of the same model: the loss
-    of a gold query fell from 88.6 nats (2.66 per token x 33.3 tokens) to 59.1 (1.61 x 36.7).
+    sequences are longer, and a gold query of the validation databases is more likely: ``benchmarks/RESULTS.md``).
 
     ``cache_dir``: keep the learned BPE there, named by a hash of its training text, its size and the tokenizer
     module's code, and reuse it when all three are the same (learning it takes ~30 s of a demo run).
