@@ -91,8 +91,11 @@ class ExecResult:
 # ---------------------------------------------------------------------------------------------------------
 # Static check with sqlglot
 
-# Functions that reach outside the database; SQLite's authorizer denies them again at compile time.
-FORBIDDEN_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"})
+# Functions that reach outside the database, and printf()/format(), whose "%.*c" with a precision of 2e9 runs
+# for 20 s inside one VM step, past any time limit (no Spider query uses them). SQLite's authorizer denies them
+# again at compile time.
+FORBIDDEN_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer",
+                                 "printf", "format"})
 # Table-valued pragma functions (``FROM pragma_table_info('t')``) are refused: a query reads tables, and the
 # prompt already carries the schema. SQLite's authorizer refuses them again (it allows no SQLITE_PRAGMA).
 PRAGMA_FUNCTION_PREFIX = "pragma_"

@@ -334,11 +334,12 @@ class FuzzStats:
     worst_ratio: float = 0.0  # wall time / limit, over every case
     timeouts: int = 0
     by_family: dict[str, int] = field(default_factory=dict)
+    slowest: str = ""  # the family and start of the case with the worst ratio
 
     def summary(self) -> str:
         return (f"cases run: {self.cases}\nexceptions: {len(self.exceptions)}\n"
                 f"files changed: {len(self.files_changed)}\nworst timeout ratio: {self.worst_timeout_ratio:.2f} "
-                f"({self.timeouts} timeouts; worst ratio of any case {self.worst_ratio:.2f})")
+                f"({self.timeouts} timeouts; worst ratio of any case {self.worst_ratio:.2f}: {self.slowest})")
 
 
 def snapshot(folders: list[Path]) -> dict[str, str]:
@@ -371,7 +372,8 @@ def run_cases(db: Path, cases: list[tuple[str, str | bytes]], timeout_s: float, 
             start = time.perf_counter()
             result = execute_sql(db, sql, timeout_s=timeout_s)
             ratio = (time.perf_counter() - start) / timeout_s
-            stats.worst_ratio = max(stats.worst_ratio, ratio)
+            if ratio > stats.worst_ratio:
+                stats.worst_ratio, stats.slowest = ratio, f"{family} {str(sql)[:70]!r}"
             if isinstance(result.error, SQLTimeout):
                 stats.timeouts += 1
                 stats.worst_timeout_ratio = max(stats.worst_timeout_ratio, ratio)

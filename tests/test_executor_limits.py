@@ -42,6 +42,16 @@ def test_a_slow_single_call_is_stopped_by_the_value_cap(db):
         assert result.elapsed_s < 1.0
 
 
+def test_printf_and_format_are_refused(db, monkeypatch):
+    # printf('%.*c', 2e9, 'x') ran for 20 s inside one VM step: no interrupt reaches it
+    for sql in ["SELECT length(printf('%.*c', 2e9, 'x'))", "SELECT format('%d', x) FROM t"]:
+        result = execute_sql(db, sql, timeout_s=1.0)
+        assert isinstance(result.error, SQLForbidden) and result.elapsed_s < 0.5
+    monkeypatch.setattr(sqlmod, "check_read_only", lambda sql: None)  # the authorizer alone
+    result = execute_sql(db, "SELECT length(printf('%.*c', 2e9, 'x'))", timeout_s=1.0)
+    assert isinstance(result.error, SQLForbidden) and result.elapsed_s < 0.5
+
+
 def test_huge_values_fail_fast_without_filling_memory(db):
     sql = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40) "
            "SELECT zeroblob(40e6) FROM n")
