@@ -776,7 +776,7 @@ def train(model: nn.Module, train_data: Dataset, *, settings: TrainSettings, out
         seed_everything(settings.seed + env.rank)  # each rank its own dropout masks; same weights via DDP
         if env.is_main and resume_from is None and verbose and has_checkpoint(ckpt_root):
             print(f"starting at step 0 in {out}: the checkpoints of the run there are replaced at the first save "
-                  "(--resume continues that run)")
+                  "(resuming would continue that run)")
         if env.is_main and (ckpt_root / BEST).is_file():
             (ckpt_root / BEST).unlink()  # an earlier run's best is not this run's; LATEST is replaced at the first save
 

@@ -181,3 +181,11 @@ def test_resume_with_a_damaged_state_file_is_one_line_naming_it(tmp_path):
     tensors.write_bytes(b"junk")
     with pytest.raises(ValueError, match="state.safetensors: not a readable safetensors file"):
         run(out, resume_from=True)
+
+
+def test_a_fresh_start_over_an_earlier_run_says_so(tmp_path, capsys):
+    out = tmp_path / "run"
+    run(out, max_steps=2)
+    capsys.readouterr()
+    run(out, max_steps=2, verbose=True)
+    assert "the checkpoints of the run there are replaced" in capsys.readouterr().out
