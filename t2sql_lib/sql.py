@@ -4,8 +4,8 @@ The model writes SQL that runs on somebody's database, so ``execute_sql`` trusts
 
 1. the text must parse (sqlglot, SQLite dialect) as exactly one ``SELECT``/``WITH``/``VALUES`` query;
 2. the database is opened read-only (URI ``mode=ro``), so SQLite itself refuses every write;
-3. an authorizer allows only reads, so ``ATTACH``, pragma writes, ``load_extension`` and anything
-   sqlglot missed are denied again while SQLite compiles the statement;
+3. an authorizer allows only reads, so ``ATTACH``, pragmas and pragma functions (``pragma_table_info``),
+   ``load_extension``, ``printf`` and anything sqlglot missed are denied again while SQLite compiles the statement;
 4. one time limit covers parsing and running: a watchdog timer interrupts the connection
    (``sqlite3.Connection.interrupt``) and a progress handler checks the clock between VM steps; the input
    length, each string or blob value and the result (rows and bytes) are capped, so that no single call
