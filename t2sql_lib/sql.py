@@ -540,7 +540,7 @@ def normalize_sql(sql: str) -> str:
     aliases, double-quoted strings, and the order of AND terms and of ``=`` operands no longer matter.
 
     >>> normalize_sql('select T1.name from singer as T1 where T1.age > 20 and T1.country = "France"')
-    "SELECT name FROM singer WHERE age > 20 AND country = 'France'"
+    "SELECT name FROM singer WHERE 'France' = country AND age > 20"
 
     Raises SQLSyntaxError when the text does not parse or is nested too deeply.
     """
