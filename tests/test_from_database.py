@@ -115,7 +115,7 @@ def test_table_names_turn_into_words(name, words):
 @pytest.mark.parametrize("one, many", [
     ("city", "cities"), ("address", "addresses"), ("car maker", "car makers"), ("person", "people"),
     ("singer in concert", "singers in concert"), ("day", "days"), ("status", "statuses"), ("data", "data"),
-    ("course", "courses"), ("house", "houses"), ("match", "matches"), ("box", "boxes"),
+    ("course", "courses"), ("house", "houses"), ("size", "sizes"), ("match", "matches"), ("box", "boxes"),
 ])
 def test_singular_and_plural(one, many):
     assert plural(one) == many
@@ -134,6 +134,8 @@ def test_column_roles_from_names_and_values():
     assert column_role("population", [10, 2000, 35, 4]) == "measure"
     assert column_role("birth_year", [1990, 1985, 1990]) == "ordinal"
     assert column_role("zip_code", [12345, 54321]) == "id"
+    assert column_role("phone_number", [5551234, 5559876]) == "id"
+    assert column_role("version_number", [1, 2, 2, 3]) == "ordinal"
     assert column_role("is_open", [0, 1, 1, 0]) == "boolean"
     assert column_role("active", ["T", "F", "T"]) == "boolean"
     assert column_role("opened", ["2020-01-02", "2021-03-04"]) == "date"
@@ -159,6 +161,9 @@ def test_the_farm_is_read_with_roles_words_and_keys(farm):
     assert (growers.singular, growers.plural) == ("grower", "growers")
     assert {c.name: c.words for c in growers.columns}["growing_days"] == "growing days"
     assert {c.name: c.words for c in city.columns}["CITY_NAME"] == "city name"
+    values = description.sample_values(3)
+    assert len(values["harvests"]["crop"]) == 3 and set(values["harvests"]["crop"]) <= set(CROPS)
+    assert values["tbl_city"]["mayor"] and None not in values["tbl_city"]["mayor"]
 
 
 def test_a_key_whose_values_do_not_all_join_is_no_link(tmp_path):

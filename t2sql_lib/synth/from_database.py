@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sqlite3
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,7 @@ def singular(words: str) -> str:
         out = last
     elif last.endswith("ies") and len(last) > 4:
         out = last[:-3] + "y"
-    elif re.search(r"(sses|[^oa]uses|xes|zes|ches|shes)$", last):  # statuses, but houses and causes
+    elif re.search(r"(sses|[^oa]uses|xes|ches|shes)$", last):  # statuses, but houses and causes
         out = last[:-2]
     else:
         out = last[:-1]
@@ -150,8 +151,9 @@ def sql_name(name: str) -> str:
 
 # ---------------------------------------------------------------- roles
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}|^\d{1,2}[/:.]\d{1,2}")
 _BOOLEAN_TEXT = {"t", "f", "y", "n", "true", "false", "yes", "no"}
-_ID_WORDS = {"id", "code", "zip", "postcode", "phone", "fax", "telephone", "isbn", "uid"}
+_ID_WORDS = {"id", "code", "zip", "postcode", "phone", "fax", "telephone", "isbn", "uid", "email", "url"}
 _ORDINAL_WORDS = {"year", "rank", "ranking", "rating", "position", "floor", "level", "grade", "order", "seed",
                   "round", "week", "month", "day", "season", "number", "version", "stars", "class"}
 
@@ -172,7 +174,7 @@ def _is_date(v: str) -> bool:
 
 def _number_role(words: str, values: list[Any]) -> str:
     last = words.split()[-1] if words else ""
-    if last in _ID_WORDS or words.endswith(" id"):
+    if set(words.split()) & _ID_WORDS:  # zip code, phone number, customer id: numbers no one adds up
         return "id"
     if set(values) <= {0, 1} and len(set(values)) == 2:
         return "boolean"
@@ -209,7 +211,7 @@ def _label_score(name: str, values: list[Any]) -> tuple | None:
     """How good a label ``name`` makes (higher is better), None when it cannot be one."""
     if not values or not all(isinstance(v, str) and v.strip() and len(v) <= 60 and "\n" not in v for v in values):
         return None
-    if any(_is_date(v) for v in values[:20]):
+    if any(_DATE_PREFIX.match(v) for v in values[:20]):  # a date or a time names no row
         return None
     distinct = len(set(values)) / len(values)
     words = name_words(name).split()
@@ -407,6 +409,16 @@ class DatabaseDescription:
     def roles(self) -> dict[str, dict[str, str]]:
         """``{table: {column: role}}`` with the names as SQL writes them."""
         return {t.name: {c.name: c.role for c in t.columns} for t in self.database.domain.tables}
+
+    def sample_values(self, k: int = 5) -> dict[str, dict[str, list[Any]]]:
+        """``{table: {column: values}}``: each column's ``k`` most frequent values (no blobs, no NULL)."""
+        out: dict[str, dict[str, list[Any]]] = {}
+        for table in self.database.context.tables:
+            out[table.name] = {}
+            for col in table.spec.columns:
+                counts = Counter(v for v in table.values(col) if isinstance(v, (int, float, str)))
+                out[table.name][col.name] = [v for v, _ in counts.most_common(k)]
+        return out
 
 
 def describe_database(path: str | Path, db_id: str | None = None) -> DatabaseDescription:
