@@ -238,10 +238,21 @@ def connect_read_only(db_path: str | Path) -> sqlite3.Connection:
     con.text_factory = _decode_text
     if hasattr(con, "setlimit"):  # Python 3.11+
         con.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
-        con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)  # one string/blob value, or one sorted row
-        con.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, 4 * MAX_SQL_CHARS)  # bytes of UTF-8
-        con.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, MAX_LIKE_PATTERN)
+        con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 50_000_000)  # one value (string/blob) at most 50 MB
     return con
+
+
+def _limit_model_connection(con: sqlite3.Connection) -> None:
+    """The tighter limits of ``execute_sql``: small values, short statements and LIKE patterns (see MAX_*).
+
+    ``Connection.setlimit`` came in Python 3.11: on 3.10 these limits are SQLite's defaults, and one call on
+    megabyte values can run past the time limit.
+    """
+    if not hasattr(con, "setlimit"):
+        return
+    con.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)  # one string/blob value, or one sorted row
+    con.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, 4 * MAX_SQL_CHARS)  # bytes of UTF-8
+    con.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, MAX_LIKE_PATTERN)
 
 
 _SYNTAX_MARKERS = ("syntax error", "incomplete input", "unrecognized token")
@@ -367,6 +378,7 @@ def execute_sql(db_path: str | Path, sql: str | bytes, timeout_s: float = 5.0,
         return ExecResult(ok=False, error=err, elapsed_s=time.perf_counter() - start)
 
     con = connect_read_only(db_path)
+    _limit_model_connection(con)
     con.set_authorizer(_authorizer)
     watchdog = _Watchdog(con, deadline)
     try:
