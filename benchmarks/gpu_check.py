@@ -32,8 +32,10 @@ import json
 import math
 import os
 import random
+import shutil
 import sqlite3
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -111,10 +113,10 @@ def measure_mode(label: str, precision: str, compiled: bool, cfg: GPTConfig, siz
     optimizer = tr.build_optimizer(model, settings, device)
     g = torch.Generator().manual_seed(0)
     data = torch.randint(0, cfg.vocab_size, (sizes.warmup + sizes.steps, sizes.batch, sizes.seq + 1), generator=g)
+    data = data.to(device)  # a few MB, copied once: the timed steps measure the model, not the transfers
 
     def step(i: int) -> float:
-        batch = data[i].to(device)
-        x, y = batch[:, :-1], batch[:, 1:]  # (batch, tokens)
+        x, y = data[i, :, :-1], data[i, :, 1:]  # (batch, tokens)
         with prec.autocast():
             loss = tr.lm_loss_sum(net(x), y) / y.numel()
         prec.scaler.scale(loss).backward()
@@ -210,11 +212,12 @@ class TimeUp(Exception):
 
 
 def finetune_section(args: argparse.Namespace, sizes: Sizes, device: torch.device, tokens_per_s: float | None,
-                     out: Path) -> dict:
+                     work: Path) -> dict:
     """Data, tokenizer and model as chapter 8 builds them, a fine-tune of about ``--finetune-minutes``, then
     Spider dev execution accuracy greedy and with the default decoder."""
     from t2sql_lib.demo import build_tokenizer
     from t2sql_lib.generate import BEST_DECODING
+    from t2sql_lib.paths import outputs_dir
 
     t_start = time.perf_counter()
     config = pl.PipelineConfig(preset=sizes.preset, overrides=list(sizes.overrides), data=("synth", "spider"),
@@ -224,7 +227,7 @@ def finetune_section(args: argparse.Namespace, sizes: Sizes, device: torch.devic
     train_examples = pl.mix(data, config.data, "train")
     val_examples = pl.mix(data, config.data, "validation")
     tokenizer = build_tokenizer("bpe", train_examples, preset.data.tokenizer_vocab_size, renamed=True,
-                                cache_dir=out / "cache")
+                                cache_dir=outputs_dir() / "cache")
     sft = pl.build_sft_data(train_examples, val_examples, tokenizer, preset, rename_rate=config.rename_rate)
     data_s = time.perf_counter() - t_start
     multiple = 64 if device.type == "cuda" else 1
@@ -247,13 +250,16 @@ def finetune_section(args: argparse.Namespace, sizes: Sizes, device: torch.devic
     t0 = time.perf_counter()
     stopped = None
     try:
-        run = pl.finetune(model, sft, tokenizer, preset, out / "finetune", val_examples=0,
+        run = pl.finetune(model, sft, tokenizer, preset, work / "finetune", val_examples=0,
                           max_new_tokens=sizes.max_new_tokens, resume=None, env=None, progress=False,
                           verbose=False, config=config, callback=guard, pad_to_multiple_of=multiple)
         steps_done, tps, mfu, peak = run.step, run.tokens_per_s, run.mfu, run.peak_memory_bytes
         final_loss = run.losses[-1] if run.losses else None
-    except TimeUp as err:
-        stopped, steps_done, tps, mfu, peak, final_loss = str(err), None, None, None, None, None
+    except TimeUp as err:  # the log on disk says how far it got; the model in memory is scored as it is
+        rows = tr.read_csv_log(work / "finetune" / tr.TRAIN_LOG)
+        stopped, steps_done, mfu, peak = str(err), len(rows), None, None
+        tps = sum(r["tokens_per_s"] for r in rows) / len(rows) if rows else None
+        final_loss = rows[-1]["loss"] if rows else None
     train_s = time.perf_counter() - t0
     dev_sample = pl.seeded_sample(data["spider"]["test"], args.eval_examples, 0)
     t0 = time.perf_counter()
@@ -294,12 +300,13 @@ print("capped:", preset.name, config.overrides)"""
     return nb
 
 
-def notebook_section(args: argparse.Namespace, sizes: Sizes, out: Path) -> dict:
-    """Execute the capped chapter 8 in a fresh kernel; its runs go under ``out`` (``T2SQL_OUTPUTS_DIR``)."""
+def notebook_section(args: argparse.Namespace, sizes: Sizes, work: Path, out: Path) -> dict:
+    """Execute the capped chapter 8 in a fresh kernel; its runs go under ``work`` (``T2SQL_OUTPUTS_DIR``), the
+    executed notebook to ``out``."""
     from nbclient import NotebookClient
 
     nb = notebook_with_cap(sizes, test_examples=3 if args.smoke else 10)
-    env = {"T2SQL_OUTPUTS_DIR": str(out / "notebook_outputs"), "PYTHONPATH": os.pathsep.join(
+    env = {"T2SQL_OUTPUTS_DIR": str(work / "notebook_outputs"), "PYTHONPATH": os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
     if args.spider_dir:
         env["T2SQL_SPIDER_DIR"] = str(args.spider_dir)
@@ -327,8 +334,9 @@ def notebook_section(args: argparse.Namespace, sizes: Sizes, out: Path) -> dict:
             "executed_cells": sum(1 for c in nb.cells if c.cell_type == "code" and c.get("execution_count"))}
 
 
-def section(report: dict, name: str, fn, *args) -> None:
-    """Run one section into ``report[name]``; a failure is recorded with its traceback's last line, not raised."""
+def section(report: dict, path: Path, name: str, fn, *args) -> None:
+    """Run one section into ``report[name]`` (a failure is recorded, not raised), then rewrite the JSON: a run
+    stopped from outside keeps the sections it finished."""
     t0 = time.perf_counter()
     print(f"--- {name}", flush=True)
     try:
@@ -336,6 +344,8 @@ def section(report: dict, name: str, fn, *args) -> None:
     except Exception as err:
         report[name] = {"error": f"{type(err).__name__}: {str(err).splitlines()[0][:500] if str(err) else ''}"}
     report[name]["section_s"] = round(time.perf_counter() - t0, 1)
+    print(f"--- {name}: {report[name]['section_s']} s", flush=True)
+    path.write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
 
 
 def fmt(value, spec: str = ".1f", none: str = "-") -> str:
@@ -401,27 +411,28 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(1)
     out = args.out or outputs_dir() / ("gpu_check_smoke" if args.smoke else "gpu_check")
     out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="gpu_check_"))  # checkpoints and the notebook's runs: not kept
     if args.spider_dir is None:  # the smoke run's own small folder unless one is given: the same run everywhere
-        args.spider_dir = write_tiny_spider(out / "tiny_spider") if args.smoke else spider_dir()
+        args.spider_dir = write_tiny_spider(work / "tiny_spider") if args.smoke else spider_dir()
     if args.spider_dir is None:
         raise SystemExit("no Spider folder: give --spider-dir (see benchmarks/README.md)")
     sizes = for_run(args.smoke, device)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    report: dict = {"smoke": args.smoke, "sizes": dataclasses.asdict(sizes)}
+    path = out / "gpu_check.json"
+    report: dict = {"smoke": args.smoke, "sizes": dataclasses.asdict(sizes), "json": display_path(path)}
     t0 = time.perf_counter()
-    section(report, "device", device_section, device)
+    section(report, path, "device", device_section, device)
     if "throughput" not in skip:
-        section(report, "throughput", throughput_section, sizes, device)
+        section(report, path, "throughput", throughput_section, sizes, device)
     modes = {r["mode"]: r for r in report.get("throughput", {}).get("modes", []) if "error" not in r}
     wanted = "bf16 + compile" if device.type == "cuda" and sizes.preset == "gpu" else "eager fp32"
     tps = (modes.get(wanted) or {}).get("tokens_per_s")
     if "finetune" not in skip:
-        section(report, "finetune", finetune_section, args, sizes, device, tps, out)
+        section(report, path, "finetune", finetune_section, args, sizes, device, tps, work)
     if "notebook" not in skip:
-        section(report, "notebook", notebook_section, args, sizes, out)
+        section(report, path, "notebook", notebook_section, args, sizes, work, out)
+    shutil.rmtree(work, ignore_errors=True)
     report["total_s"] = round(time.perf_counter() - t0, 1)
-    path = out / "gpu_check.json"
-    report["json"] = display_path(path)
     path.write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
     print_table(report)
     failed = [k for k, v in report.items() if isinstance(v, dict) and (v.get("error") or v.get("ok") is False)]
