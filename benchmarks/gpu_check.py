@@ -370,7 +370,8 @@ def print_table(report: dict) -> None:
         acc = ft["spider_dev_execution_accuracy"]
         print(f"fine-tune {ft['preset']} ({ft['parameters'] / 1e6:.1f}M) from scratch: {ft['steps']} steps in "
               f"{ft['train_s'] / 60:.1f} min, {fmt(ft['tokens_per_s'], ',.0f')} tokens/s, MFU {fmt(ft['mfu'], '.1%')}, "
-              f"peak {fmt(ft['peak_memory_gib'], '.2f')} GiB, final loss {fmt(ft['final_loss'], '.3f')}")
+              f"peak {fmt(ft['peak_memory_gib'], '.2f')} GiB, final loss {fmt(ft['final_loss'], '.3f')}"
+              + (f" ({ft['stopped']})" if ft.get("stopped") else ""))
         print("Spider dev execution accuracy (" + f"{ft['eval_questions']} questions): " +
               ", ".join(f"{k} {v:.3f}" for k, v in acc.items()))
     nb = report.get("notebook", {})

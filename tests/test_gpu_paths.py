@@ -10,6 +10,7 @@ import dataclasses
 import math
 import os
 import shutil
+from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
@@ -275,8 +276,7 @@ def fake_card(monkeypatch, card: str, gib: float) -> None:
 
 
 def chapter8_cell(marker: str) -> str:
-    nb = nbformat.read(tr.Path(__file__).resolve().parent.parent / "chapters" / "08_gpu_training.ipynb",
-                       as_version=4)
+    nb = nbformat.read(Path(__file__).resolve().parent.parent / "chapters" / "08_gpu_training.ipynb", as_version=4)
     (source,) = [c.source for c in nb.cells if c.cell_type == "code" and marker in c.source]
     return source
 
