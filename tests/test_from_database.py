@@ -31,7 +31,8 @@ CROPS = ("barley", "rye", "oats", "maize", "spelt")
 
 
 def _make_farm(path: Path) -> Path:
-    """A small database: cities, growers (city key not declared) and harvests (declared key)."""
+    """A small database: cities, growers (city key not declared) and harvests (declared key, a crop now and then
+    missing)."""
     rng = random.Random(0)
     con = sqlite3.connect(path)
     con.executescript("""
@@ -57,7 +58,7 @@ def _make_farm(path: Path) -> Path:
                      rng.randint(10_000, 99_999)))
     for i in range(1, 121):
         con.execute("INSERT INTO harvests VALUES (?, ?, ?, ?, ?)",
-                    (i, rng.randint(1, 27), rng.choice(CROPS), round(rng.uniform(10, 900), 2),
+                    (i, rng.randint(1, 27), None if i % 10 == 0 else rng.choice(CROPS), round(rng.uniform(10, 900), 2),
                      dt.date.fromordinal(day + rng.randint(0, 2000)).isoformat()))
     con.commit()
     con.close()
@@ -139,7 +140,9 @@ def test_column_roles_from_names_and_values():
     assert column_role("is_open", [0, 1, 1, 0]) == "boolean"
     assert column_role("active", ["T", "F", "T"]) == "boolean"
     assert column_role("opened", ["2020-01-02", "2021-03-04"]) == "date"
-    assert column_role("mayor", ["a", None, "b"]) == "other"
+    assert column_role("mayor", ["Ann Lee", None, "Bo Chen"]) == "other"
+    assert column_role("region", ["north", None, "north", "south", "south", "north"]) == "category"
+    assert column_role("population", [10, None, 35, 4]) == "other"
     assert column_role("mixed", [1, "a", 2]) == "other"
     assert column_role("notes", ["x" * 80, "y" * 90]) == "text"
 

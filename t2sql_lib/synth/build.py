@@ -195,7 +195,7 @@ def _drafter(context: DbContext, rng: random.Random, accept: Callable[[Draft], b
     def draw(name: str) -> Draft | None:
         try:
             draft = PATTERNS[name].fn(context, rng)
-        except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError):
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, ZeroDivisionError, OverflowError):
             return None
         return draft if draft is not None and draft.answer and accept(draft) else None
 

@@ -8,7 +8,8 @@ its own databases, so ``generate_for_database`` draws questions from it unchange
 Roles (see ``domains``): ``pk`` / ``fk`` (keys), ``label`` (one name-like text column per table), ``category``,
 ``measure`` / ``ordinal`` (numbers), ``date`` (ISO dates). Columns no pattern can use get a role of their own,
 kept for the description: ``id`` (an identifier that is not a usable key), ``boolean``, ``text`` (free text,
-or names that are not the table's label) and ``other`` (missing values, mixed types, blobs).
+or names that are not the table's label) and ``other`` (mixed types, blobs, and missing values anywhere but
+in a category). Every draft is checked on the file, so a pattern meeting a NULL it does not expect is dropped.
 """
 
 from __future__ import annotations
@@ -197,8 +198,12 @@ def _text_role(values: list[str]) -> str:
 def column_role(name: str, values: Sequence[Any], table_singular: str = "") -> str:
     """The role of a non-key column from its name and values (see the module docstring)."""
     values = list(values)
-    if not values or any(v is None for v in values):
+    present = [v for v in values if v is not None]
+    if not present:
         return "other"
+    if len(present) < len(values):  # NULLs: a category still groups and filters; numbers and dates no longer sort
+        text = all(isinstance(v, str) for v in present) and _text_role(present) == "category"
+        return "category" if text and len(present) >= len(values) / 2 else "other"
     words = column_words(name, table_singular) if table_singular else name_words(name)
     if all(_is_number(v) for v in values):
         return _number_role(words, values)
