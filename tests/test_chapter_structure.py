@@ -50,3 +50,16 @@ def test_committed_executed_with_recap_and_exercises(path):
 def test_badge_listed_in_readme(path):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"chapters/{path.name}" in readme, f"README has no entry (with a Colab badge) for {path.name}"
+
+
+ALL_NOTEBOOKS = CHAPTERS + sorted((ROOT / "chapters" / "solutions").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=lambda p: p.name)
+def test_the_colab_setup_cell_can_be_run_again(path):
+    code = next(_src(c) for c in _cells(path) if c["cell_type"] == "code")
+    lines = code.splitlines()
+    depth = {key: next(len(x) - len(x.lstrip()) for x in lines if key in x) for key in ('"clone"', '"pip", "install"')}
+    # the install is not under the clone's branch: running the cell again finishes an install that failed
+    assert depth['"pip", "install"'] < depth['"clone"'], f"{path.name}: pip install runs only after a fresh clone"
+    assert '/.git"' in code and "pull" in code, f"{path.name}: a failed clone is not cloned again, or a clone not updated"

@@ -71,3 +71,29 @@ def test_no_checked_output_prints_rounding_noise(path):
     subs = sanitizers()
     bad = [f"cell {i}: {line}" for i, text in checked_outputs(path) for line in fragile_lines(text, subs)]
     assert not bad, f"{path.name}: outputs that differ between CPUs (see chapters/CONVENTIONS.md):\n" + "\n".join(bad)
+
+
+# an absolute path of a machine: a Unix home, temporary or working folder, a macOS user folder, a Windows drive
+MACHINE_PATH = re.compile(r"(?<![\w.:/])(?:/(?:home|Users|tmp|private|work|root|mnt|var/folders)/|[A-Z]:\\)")
+
+
+def all_outputs(path: Path):
+    """``(cell index, text)`` of every stored text output, compared or not."""
+    for i, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+        for out in cell.get("outputs", []):
+            text = out.get("text") if out.get("output_type") == "stream" else out.get("data", {}).get("text/plain")
+            if text:
+                yield i, "".join(text)
+
+
+def test_the_path_rule_catches_machine_paths():
+    assert MACHINE_PATH.search("outputs in /tmp/ch07_x/base") and MACHINE_PATH.search("/home/ana/t2sql/outputs")
+    assert MACHINE_PATH.search("C:\\Users\\ana") and MACHINE_PATH.search("under /work/shared/spider")
+    assert not MACHINE_PATH.search("outputs in outputs/ch07/base; shared/datasets/spider/database")
+    assert not MACHINE_PATH.search("/content/drive/MyDrive and https://github.com/home/x")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_stored_output_holds_a_path_of_the_machine(path):
+    found = [(i, m.group(0)) for i, text in all_outputs(path) for m in MACHINE_PATH.finditer(text)]
+    assert not found, f"{path.name}: machine paths in stored outputs (cell, path start): {found[:5]}"
