@@ -149,9 +149,18 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
+# Texts longer than this are parsed afresh each time: caching their large trees would keep thousands of nodes
+# alive per entry, and Python's garbage collector, walking them all, pauses for seconds in a long fuzz run.
+CACHED_PARSE_CHARS = 2_000
+
+
 @lru_cache(maxsize=8192)
 def _parse_statements(sql: str) -> tuple[exp.Expression | None, ...]:
     """sqlglot's parse of ``sql`` (cached: evaluation parses the same gold query several times)."""
+    return tuple(sqlglot.parse(sql, read=DIALECT))
+
+
+def _parse_uncached(sql: str) -> tuple[exp.Expression | None, ...]:
     return tuple(sqlglot.parse(sql, read=DIALECT))
 
 
@@ -169,7 +178,8 @@ def parse_sql(sql: str) -> exp.Expression:
         raise SQLSyntaxError(f"nested deeper than {MAX_NESTING} parentheses")
     try:
         # None and Semicolon nodes are empty statements or lone comments, not statements that would run.
-        statements = [s for s in _parse_statements(text) if s is not None and not isinstance(s, exp.Semicolon)]
+        parsed = _parse_statements(text) if len(text) <= CACHED_PARSE_CHARS else _parse_uncached(text)
+        statements = [s for s in parsed if s is not None and not isinstance(s, exp.Semicolon)]
         if len(statements) == 1:
             return statements[0].copy()
     except (ParseError, TokenError) as err:
@@ -546,7 +556,6 @@ def _lower_identifiers(node: exp.Expression) -> exp.Expression:
     return node
 
 
-@lru_cache(maxsize=8192)
 def normalize_sql(sql: str) -> str:
     """Canonical text of a query for exact match: keyword/identifier case, whitespace, table and column
     aliases, double-quoted strings, and the order of AND terms and of ``=`` operands no longer matter.
@@ -554,8 +563,23 @@ def normalize_sql(sql: str) -> str:
     >>> normalize_sql('select T1.name from singer as T1 where T1.age > 20 and T1.country = "France"')
     "SELECT name FROM singer WHERE 'France' = country AND age > 20"
 
-    Raises SQLSyntaxError when the text does not parse or is nested too deeply.
+    Raises SQLSyntaxError when the text does not parse or is nested too deeply. Texts up to CACHED_PARSE_CHARS
+    are cached (``normalize_sql.cache_clear()`` empties the cache).
     """
+    if isinstance(sql, str) and len(sql) <= CACHED_PARSE_CHARS:
+        return _normalize_cached(sql)
+    return _normalize(sql)
+
+
+@lru_cache(maxsize=8192)
+def _normalize_cached(sql: str) -> str:
+    return _normalize(sql)
+
+
+normalize_sql.cache_clear = _normalize_cached.cache_clear  # type: ignore[attr-defined]
+
+
+def _normalize(sql: str) -> str:
     tree = parse_sql(sql)
     try:
         tree = tree.transform(_quoted_value_to_string, copy=False)
