@@ -31,7 +31,7 @@ CROPS = ("barley", "rye", "oats", "maize", "spelt")
 
 
 def _make_farm(path: Path) -> Path:
-    """A small database: cities, growers (city key not declared) and harvests (declared key, a crop now and then
+    """A small database: cities, growers (city key not declared) and harvests (declared key, one crop in ten
     missing)."""
     rng = random.Random(0)
     con = sqlite3.connect(path)
@@ -102,6 +102,7 @@ def _all_execute(path: Path, examples) -> list[str]:
     ("growing_days", "growing days"), ("CITY_NAME", "city name"), ("cityName", "city name"),
     ("CityName", "city name"), ("HTTPServer", "http server"), ("address_line1", "address line 1"),
     ("LName", "last name"), ("dept_no", "department number"), ("qty", "quantity"), ("Song-Title", "song title"),
+    ("prix_café", "prix café"),
 ])
 def test_names_turn_into_words(name, words):
     assert name_words(name) == words

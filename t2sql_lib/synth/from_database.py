@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlglot
+
 from ..schema import Schema
 from ..sql import connect_read_only, read_schema
 from .build import GeneratedDatabase
@@ -52,7 +54,7 @@ _IRREGULAR_SINGULAR = {plural: single for single, plural in _IRREGULAR.items()}
 
 def name_words(name: str) -> str:
     """An SQL name as words: ``growing_days``, ``GROWING_DAYS``, ``growingDays`` -> ``growing days``."""
-    text = re.sub(r"[^0-9A-Za-z]+", " ", name)
+    text = re.sub(r"[\W_]+", " ", name)
     text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", text)  # cityName -> city Name
     text = re.sub(r"(?<=[A-Z])(?=[A-Z][a-z])", " ", text)  # HTTPServer -> HTTP Server
     text = re.sub(r"(?<=[A-Za-z])(?=[0-9])", " ", text)  # line1 -> line 1
@@ -141,8 +143,6 @@ def sql_name(name: str) -> str:
         return quoted
     try:
         _MEMORY.execute(f"SELECT {name} FROM (SELECT 1 AS {quoted})")
-        import sqlglot
-
         if sqlglot.parse_one(f"SELECT {name} FROM t", read="sqlite").selects[0].name != name:
             return quoted
     except Exception:  # a keyword (ORDER, GROUP ...) that either parser refuses as a bare name
