@@ -33,7 +33,7 @@ def db(tmp_path: Path) -> Path:
 
 
 def test_a_slow_single_call_is_stopped_by_the_value_cap(db):
-    # instr() on megabyte operands ran for seconds inside one VM step, past any progress handler
+    # instr() on megabyte operands takes seconds inside one VM step, out of any progress handler's reach
     for sql in ["SELECT instr(hex(zeroblob(1e6)), hex(zeroblob(5e5)) || '1')",
                 "SELECT replace(hex(zeroblob(1e6)), hex(zeroblob(5e5)) || '1', 'x')",
                 "SELECT hex(zeroblob(250000)) LIKE '%' || hex(zeroblob(20000)) || '1%'"]:
@@ -43,7 +43,7 @@ def test_a_slow_single_call_is_stopped_by_the_value_cap(db):
 
 
 def test_printf_and_format_are_refused(db, monkeypatch):
-    # printf('%.*c', 2e9, 'x') ran for 20 s inside one VM step: no interrupt reaches it
+    # printf('%.*c', 2e9, 'x') runs for 20 s inside one VM step: no interrupt reaches it
     for sql in ["SELECT length(printf('%.*c', 2e9, 'x'))", "SELECT format('%d', x) FROM t"]:
         result = execute_sql(db, sql, timeout_s=1.0)
         assert isinstance(result.error, SQLForbidden) and result.elapsed_s < 0.5
@@ -118,7 +118,7 @@ def test_the_timer_never_touches_a_closed_connection(db):
 
 @pytest.mark.parametrize("timeout", [math.nan, -1.0, 0.0, "5", None, True])
 def test_a_timeout_that_is_not_a_positive_number_is_refused(db, timeout):
-    # perf_counter() > nan is always False: a nan limit would have disabled the limit
+    # perf_counter() > nan is always False: a nan limit would disable the limit
     with pytest.raises(ValueError, match="timeout_s"):
         execute_sql(db, "SELECT 1", timeout_s=timeout)
 

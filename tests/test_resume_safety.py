@@ -62,7 +62,7 @@ def test_resume_with_traces_but_no_complete_checkpoint_stops_with_a_clear_error(
     out = tmp_path / "run"
     run(out, stop_at_step=4)
     root = out / "checkpoints"
-    (root / "step-000004" / ck.MODEL_FILE).unlink()  # the only checkpoint is incomplete now
+    (root / "step-000004" / ck.MODEL_FILE).unlink()  # the only checkpoint is incomplete
     with pytest.raises(FileNotFoundError, match="cannot resume.*no complete step-"):
         run(out, resume_from=True)
     assert steps(root) == ["step-000004"]  # nothing was overwritten or pruned
