@@ -24,8 +24,8 @@ class GPTConfig:
     drop_rate: float = 0.1  # dropout on embeddings, attention weights and residual branches
     qkv_bias: bool = False  # bias in the query/key/value projection (GPT-2 has one)
     tie_weights: bool = True  # share the token embedding with the output layer (GPT-2 does)
-    pos_encoding: str = "learned"  # "learned": GPT-2's position embedding; "rope": rotary (section 13)
-    copy_head: bool = False  # an output that can also copy an earlier token (section 14); False: GPT-2's
+    pos_encoding: str = "learned"  # "learned": GPT-2's position embedding; "rope": rotary (section 5)
+    copy_head: bool = False  # an output that can also copy an earlier token (section 6); False: GPT-2's
 
     def __post_init__(self):
         if self.emb_dim % self.n_heads != 0:
@@ -80,184 +80,6 @@ class FeedForward(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, tokens, emb_dim) -> (batch, tokens, emb_dim)."""
         return self.proj(self.gelu(self.fc(x)))  # (b, t, 4d) in the middle
-
-
-class TransformerBlock(nn.Module):
-    """Pre-norm block: x + attention(norm(x)), then x + feed_forward(norm(x))."""
-
-    def __init__(self, cfg: GPTConfig):
-        super().__init__()
-        self.norm1 = LayerNorm(cfg.emb_dim)
-        # RoPE (section 13) lives in the attention: it rotates the queries and keys by their positions
-        attention = RotaryMultiHeadAttention if cfg.pos_encoding == "rope" else MultiHeadAttention
-        self.att = attention(cfg.emb_dim, cfg.emb_dim, cfg.context_length, cfg.drop_rate, cfg.n_heads,
-                             qkv_bias=cfg.qkv_bias)
-        self.norm2 = LayerNorm(cfg.emb_dim)
-        self.ff = FeedForward(cfg)
-        self.drop_resid = nn.Dropout(cfg.drop_rate)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, tokens, emb_dim) -> (batch, tokens, emb_dim)."""
-        x = x + self.drop_resid(self.att(self.norm1(x)))  # tokens exchange information
-        x = x + self.drop_resid(self.ff(self.norm2(x)))  # each token is processed on its own
-        return x
-
-
-class GPTModel(nn.Module):
-    """A GPT-2-style decoder: token + position embeddings, ``n_layers`` blocks, final norm, output layer."""
-
-    def __init__(self, cfg: GPTConfig):
-        super().__init__()
-        self.cfg = cfg
-        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.emb_dim)
-        # a learned vector per position (GPT-2); None with RoPE, where attention encodes positions instead
-        self.pos_emb = nn.Embedding(cfg.context_length, cfg.emb_dim) if cfg.pos_encoding == "learned" else None
-        self.drop_emb = nn.Dropout(cfg.drop_rate)
-        self.blocks = nn.ModuleList([TransformerBlock(cfg) for _ in range(cfg.n_layers)])
-        self.final_norm = LayerNorm(cfg.emb_dim)
-        self.lm_head = nn.Linear(cfg.emb_dim, cfg.vocab_size, bias=False)
-        if cfg.tie_weights:
-            self.lm_head.weight = self.tok_emb.weight  # one (vocab, emb_dim) matrix, used twice
-        # section 14: mixes the output layer's distribution with one that copies earlier tokens
-        self.copy_head = CopyHead(cfg.emb_dim) if cfg.copy_head else None
-        self.apply(self._init_weights)
-        # Each block adds two branches to the residual stream; scaling their last layer by 1/sqrt(2 * n_layers)
-        # keeps the stream's variance from growing with depth.
-        for name, param in self.named_parameters():
-            if name.endswith(("att.out_proj.weight", "ff.proj.weight")):
-                nn.init.normal_(param, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layers))
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        """GPT-2's initialisation: weights ~ N(0, 0.02), biases 0 (layer norms keep their ones and zeros)."""
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
-
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        """Token ids (batch, tokens) -> logits (batch, tokens, vocab_size): a score for every next token.
-        With a copy head (section 14) the scores are log-probabilities, which every use of logits accepts."""
-        num_tokens = idx.shape[1]
-        if num_tokens > self.cfg.context_length:
-            raise ValueError(f"{num_tokens} tokens is more than context_length={self.cfg.context_length}")
-        x = self.tok_emb(idx)  # (batch, tokens, emb_dim)
-        if self.pos_emb is not None:
-            positions = torch.arange(num_tokens, device=idx.device)  # (tokens,)
-            x = x + self.pos_emb(positions)  # positions broadcast over the batch
-        x = self.drop_emb(x)
-        for block in self.blocks:
-            x = block(x)  # (batch, tokens, emb_dim)
-        hidden = self.final_norm(x)
-        logits = self.lm_head(hidden)  # (batch, tokens, vocab_size)
-        if self.copy_head is None:
-            return logits
-        earlier = torch.ones(num_tokens, num_tokens, dtype=torch.bool, device=idx.device).tril()  # itself included
-        return self.copy_head(hidden, logits, hidden, idx, earlier.expand(idx.shape[0], -1, -1))
-
-    def num_parameters(self, non_embedding: bool = False) -> int:
-        """Trainable parameters (a tied matrix counted once); ``non_embedding`` leaves out the token
-        and position embeddings and the output layer, the count that scaling laws use."""
-        total = sum(p.numel() for p in self.parameters())
-        if non_embedding:
-            total -= self.tok_emb.weight.numel()
-            if self.pos_emb is not None:
-                total -= self.pos_emb.weight.numel()
-            if not self.cfg.tie_weights:
-                total -= self.lm_head.weight.numel()
-        return total
-
-    def flops_per_token(self, seq_len: int | None = None, backward: bool = True) -> int:
-        """Matrix-multiply FLOPs (2 per multiply-add) to process one token of a ``seq_len`` sequence.
-
-        Per block: 24 * d^2 for the qkv, output and feed-forward projections, plus 4 * seq_len * d for
-        the attention scores and the weighted sum (the full square; a causal kernel may skip half).
-        Plus 2 * d * vocab for the output layer, and a copy head's projections and scores (section 14).
-        ``backward`` multiplies by 3 (the backward pass costs twice the forward). Layer norms, softmax,
-        GELU and biases are left out: under 1% at GPT-2 sizes.
-        """
-        d, n_layers, vocab = self.cfg.emb_dim, self.cfg.n_layers, self.cfg.vocab_size
-        seq_len = self.cfg.context_length if seq_len is None else seq_len
-        forward = n_layers * (24 * d * d + 4 * seq_len * d) + 2 * d * vocab
-        if self.copy_head is not None:  # its query and key projections, gate and (tokens x tokens) scores
-            k = self.copy_head.head_dim
-            forward += 4 * d * k + 2 * d + 2 * seq_len * k
-        return 3 * forward if backward else forward
-
-
-def estimate_training_memory(cfg: GPTConfig, batch_size: int, seq_len: int | None = None,
-                             bytes_per_value: int = 4, device: str = "cpu") -> dict[str, int]:
-    """Rough bytes for one AdamW training step: parameters, gradients, optimizer state and activations.
-
-    Activations are what backward keeps, per token, as PyTorch keeps them (checked against
-    ``saved_tensors_hooks`` in section 9 and in the tests):
-
-    - 16 * emb_dim values per block: two layer-norm inputs and outputs, q/k/v, the attention output,
-      the feed-forward input and GELU output at 4 * emb_dim each;
-    - with RoPE, the rotated queries and keys (3 * emb_dim with the rotation's intermediate) and the
-      cos/sin tables (2 * head_dim per position, shared by the batch);
-    - with dropout, a mask per residual branch (2 * emb_dim) and one on the embeddings; on ``"cpu"`` the
-      fused attention kernel has no dropout, so the plain path keeps the (tokens x tokens) weights three
-      times per head (softmax, mask, dropped weights) in place of the rotated queries and keys;
-      ``"cuda"``'s fused kernels apply dropout themselves and keep no such matrix;
-    - the final norm's input and output and the log-probabilities over the vocabulary;
-    - with a copy head (section 14), its query and key, its weights over the earlier tokens, and three
-      distributions over the vocabulary (generated, copied, mixed).
-    """
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device={device!r}: expected 'cpu' or 'cuda'")
-    seq_len = cfg.context_length if seq_len is None else seq_len
-    d, vocab, head_dim = cfg.emb_dim, cfg.vocab_size, cfg.emb_dim // cfg.n_heads
-    with torch.device("meta"):  # shapes only: no memory is allocated
-        n_params = GPTModel(cfg).num_parameters()
-    tokens = batch_size * seq_len
-    dropout = cfg.drop_rate > 0
-    weights_kept = dropout and device == "cpu"  # the (tokens x tokens) attention weights, per head
-    per_block = 16 * d
-    if dropout:
-        per_block += 2 * d  # the two residual branches' masks
-    if weights_kept:
-        per_block += 3 * cfg.n_heads * seq_len  # softmax output, dropout mask, dropped weights
-    elif cfg.pos_encoding == "rope":
-        per_block += 3 * d  # rotated queries and keys, kept for the fused kernel's backward
-    activations = tokens * (cfg.n_layers * per_block + 2 * d + vocab + (d if dropout else 0))
-    if cfg.pos_encoding == "rope":
-        activations += cfg.n_layers * seq_len * 2 * head_dim  # cos and sin tables, once per position
-    if cfg.copy_head:  # its query and key, the weights over earlier tokens, three vocabulary-sized distributions
-        activations += tokens * (2 * COPY_HEAD_DIM + seq_len + 3 * vocab)
-    out = {
-        "parameters": n_params * bytes_per_value,
-        "gradients": n_params * bytes_per_value,
-        "adamw_state": 2 * n_params * 4,  # two fp32 running averages per parameter
-        "activations": activations * bytes_per_value,
-    }
-    out["total"] = sum(out.values())
-    return out
-
-
-@torch.no_grad()
-def generate_greedy(model: nn.Module, idx: torch.Tensor, max_new_tokens: int,
-                    context_length: int | None = None, eos_id: int | None = None) -> torch.Tensor:
-    """Append ``max_new_tokens`` tokens to ``idx`` (batch, tokens), each the most likely next one.
-
-    The model sees at most ``context_length`` tokens (default ``model.cfg.context_length``). With
-    ``eos_id``, a row that has produced it keeps emitting it, and generation stops once every row has.
-    """
-    context_length = context_length or model.cfg.context_length
-    was_training = model.training
-    model.eval()  # no dropout while generating
-    finished = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
-    for _ in range(max_new_tokens):
-        logits = model(idx[:, -context_length:])  # (batch, tokens, vocab)
-        next_id = logits[:, -1, :].argmax(dim=-1)  # (batch,): the top score at the last position
-        if eos_id is not None:
-            next_id = torch.where(finished, torch.full_like(next_id, eos_id), next_id)
-            finished |= next_id == eos_id
-        idx = torch.cat([idx, next_id[:, None]], dim=1)  # (batch, tokens + 1)
-        if eos_id is not None and bool(finished.all()):
-            break
-    model.train(was_training)
-    return idx
 
 
 ROPE_BASE = 10000.0  # the slowest pair turns once every ~2 * pi * 10000 positions (as in the RoPE paper)
@@ -326,3 +148,181 @@ class CopyHead(nn.Module):
         generate = torch.sigmoid(self.gate(hidden).float())  # (batch, new, 1)
         probs = generate * logits.float().softmax(dim=-1) + (1 - generate) * copy
         return torch.log(probs + COPY_EPS)
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm block: x + attention(norm(x)), then x + feed_forward(norm(x))."""
+
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.norm1 = LayerNorm(cfg.emb_dim)
+        # RoPE (section 5) lives in the attention: it rotates the queries and keys by their positions
+        attention = RotaryMultiHeadAttention if cfg.pos_encoding == "rope" else MultiHeadAttention
+        self.att = attention(cfg.emb_dim, cfg.emb_dim, cfg.context_length, cfg.drop_rate, cfg.n_heads,
+                             qkv_bias=cfg.qkv_bias)
+        self.norm2 = LayerNorm(cfg.emb_dim)
+        self.ff = FeedForward(cfg)
+        self.drop_resid = nn.Dropout(cfg.drop_rate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, tokens, emb_dim) -> (batch, tokens, emb_dim)."""
+        x = x + self.drop_resid(self.att(self.norm1(x)))  # tokens exchange information
+        x = x + self.drop_resid(self.ff(self.norm2(x)))  # each token is processed on its own
+        return x
+
+
+class GPTModel(nn.Module):
+    """A GPT-2-style decoder: token + position embeddings, ``n_layers`` blocks, final norm, output layer."""
+
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.emb_dim)
+        # a learned vector per position (GPT-2); None with RoPE, where attention encodes positions instead
+        self.pos_emb = nn.Embedding(cfg.context_length, cfg.emb_dim) if cfg.pos_encoding == "learned" else None
+        self.drop_emb = nn.Dropout(cfg.drop_rate)
+        self.blocks = nn.ModuleList([TransformerBlock(cfg) for _ in range(cfg.n_layers)])
+        self.final_norm = LayerNorm(cfg.emb_dim)
+        self.lm_head = nn.Linear(cfg.emb_dim, cfg.vocab_size, bias=False)
+        if cfg.tie_weights:
+            self.lm_head.weight = self.tok_emb.weight  # one (vocab, emb_dim) matrix, used twice
+        # section 6: mixes the output layer's distribution with one that copies earlier tokens
+        self.copy_head = CopyHead(cfg.emb_dim) if cfg.copy_head else None
+        self.apply(self._init_weights)
+        # Each block adds two branches to the residual stream; scaling their last layer by 1/sqrt(2 * n_layers)
+        # keeps the stream's variance from growing with depth.
+        for name, param in self.named_parameters():
+            if name.endswith(("att.out_proj.weight", "ff.proj.weight")):
+                nn.init.normal_(param, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layers))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        """GPT-2's initialisation: weights ~ N(0, 0.02), biases 0 (layer norms keep their ones and zeros)."""
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        """Token ids (batch, tokens) -> logits (batch, tokens, vocab_size): a score for every next token.
+        With a copy head (section 6) the scores are log-probabilities, which every use of logits accepts."""
+        num_tokens = idx.shape[1]
+        if num_tokens > self.cfg.context_length:
+            raise ValueError(f"{num_tokens} tokens is more than context_length={self.cfg.context_length}")
+        x = self.tok_emb(idx)  # (batch, tokens, emb_dim)
+        if self.pos_emb is not None:
+            positions = torch.arange(num_tokens, device=idx.device)  # (tokens,)
+            x = x + self.pos_emb(positions)  # positions broadcast over the batch
+        x = self.drop_emb(x)
+        for block in self.blocks:
+            x = block(x)  # (batch, tokens, emb_dim)
+        hidden = self.final_norm(x)
+        logits = self.lm_head(hidden)  # (batch, tokens, vocab_size)
+        if self.copy_head is None:
+            return logits
+        earlier = torch.ones(num_tokens, num_tokens, dtype=torch.bool, device=idx.device).tril()  # itself included
+        return self.copy_head(hidden, logits, hidden, idx, earlier.expand(idx.shape[0], -1, -1))
+
+    def num_parameters(self, non_embedding: bool = False) -> int:
+        """Trainable parameters (a tied matrix counted once); ``non_embedding`` leaves out the token
+        and position embeddings and the output layer, the count that scaling laws use."""
+        total = sum(p.numel() for p in self.parameters())
+        if non_embedding:
+            total -= self.tok_emb.weight.numel()
+            if self.pos_emb is not None:
+                total -= self.pos_emb.weight.numel()
+            if not self.cfg.tie_weights:
+                total -= self.lm_head.weight.numel()
+        return total
+
+    def flops_per_token(self, seq_len: int | None = None, backward: bool = True) -> int:
+        """Matrix-multiply FLOPs (2 per multiply-add) to process one token of a ``seq_len`` sequence.
+
+        Per block: 24 * d^2 for the qkv, output and feed-forward projections, plus 4 * seq_len * d for
+        the attention scores and the weighted sum (the full square; a causal kernel may skip half).
+        Plus 2 * d * vocab for the output layer, and a copy head's projections and scores (section 6).
+        ``backward`` multiplies by 3 (the backward pass costs twice the forward). Layer norms, softmax,
+        GELU and biases are left out: under 1% at GPT-2 sizes.
+        """
+        d, n_layers, vocab = self.cfg.emb_dim, self.cfg.n_layers, self.cfg.vocab_size
+        seq_len = self.cfg.context_length if seq_len is None else seq_len
+        forward = n_layers * (24 * d * d + 4 * seq_len * d) + 2 * d * vocab
+        if self.copy_head is not None:  # its query and key projections, gate and (tokens x tokens) scores
+            k = self.copy_head.head_dim
+            forward += 4 * d * k + 2 * d + 2 * seq_len * k
+        return 3 * forward if backward else forward
+
+
+def estimate_training_memory(cfg: GPTConfig, batch_size: int, seq_len: int | None = None,
+                             bytes_per_value: int = 4, device: str = "cpu") -> dict[str, int]:
+    """Rough bytes for one AdamW training step: parameters, gradients, optimizer state and activations.
+
+    Activations are what backward keeps, per token, as PyTorch keeps them (checked against
+    ``saved_tensors_hooks`` in section 11 and in the tests):
+
+    - 16 * emb_dim values per block: two layer-norm inputs and outputs, q/k/v, the attention output,
+      the feed-forward input and GELU output at 4 * emb_dim each;
+    - with RoPE, the rotated queries and keys (3 * emb_dim with the rotation's intermediate) and the
+      cos/sin tables (2 * head_dim per position, shared by the batch);
+    - with dropout, a mask per residual branch (2 * emb_dim) and one on the embeddings; on ``"cpu"`` the
+      fused attention kernel has no dropout, so the plain path keeps the (tokens x tokens) weights three
+      times per head (softmax, mask, dropped weights) in place of the rotated queries and keys;
+      ``"cuda"``'s fused kernels apply dropout themselves and keep no such matrix;
+    - the final norm's input and output and the log-probabilities over the vocabulary;
+    - with a copy head (section 6), its query and key, its weights over the earlier tokens, and three
+      distributions over the vocabulary (generated, copied, mixed).
+    """
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device={device!r}: expected 'cpu' or 'cuda'")
+    seq_len = cfg.context_length if seq_len is None else seq_len
+    d, vocab, head_dim = cfg.emb_dim, cfg.vocab_size, cfg.emb_dim // cfg.n_heads
+    with torch.device("meta"):  # shapes only: no memory is allocated
+        n_params = GPTModel(cfg).num_parameters()
+    tokens = batch_size * seq_len
+    dropout = cfg.drop_rate > 0
+    weights_kept = dropout and device == "cpu"  # the (tokens x tokens) attention weights, per head
+    per_block = 16 * d
+    if dropout:
+        per_block += 2 * d  # the two residual branches' masks
+    if weights_kept:
+        per_block += 3 * cfg.n_heads * seq_len  # softmax output, dropout mask, dropped weights
+    elif cfg.pos_encoding == "rope":
+        per_block += 3 * d  # rotated queries and keys, kept for the fused kernel's backward
+    activations = tokens * (cfg.n_layers * per_block + 2 * d + vocab + (d if dropout else 0))
+    if cfg.pos_encoding == "rope":
+        activations += cfg.n_layers * seq_len * 2 * head_dim  # cos and sin tables, once per position
+    if cfg.copy_head:  # its query and key, the weights over earlier tokens, three vocabulary-sized distributions
+        activations += tokens * (2 * COPY_HEAD_DIM + seq_len + 3 * vocab)
+    out = {
+        "parameters": n_params * bytes_per_value,
+        "gradients": n_params * bytes_per_value,
+        "adamw_state": 2 * n_params * 4,  # two fp32 running averages per parameter
+        "activations": activations * bytes_per_value,
+    }
+    out["total"] = sum(out.values())
+    return out
+
+
+@torch.no_grad()
+def generate_greedy(model: nn.Module, idx: torch.Tensor, max_new_tokens: int,
+                    context_length: int | None = None, eos_id: int | None = None) -> torch.Tensor:
+    """Append ``max_new_tokens`` tokens to ``idx`` (batch, tokens), each the most likely next one.
+
+    The model sees at most ``context_length`` tokens (default ``model.cfg.context_length``). With
+    ``eos_id``, a row that has produced it keeps emitting it, and generation stops once every row has.
+    """
+    context_length = context_length or model.cfg.context_length
+    was_training = model.training
+    model.eval()  # no dropout while generating
+    finished = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
+    for _ in range(max_new_tokens):
+        logits = model(idx[:, -context_length:])  # (batch, tokens, vocab)
+        next_id = logits[:, -1, :].argmax(dim=-1)  # (batch,): the top score at the last position
+        if eos_id is not None:
+            next_id = torch.where(finished, torch.full_like(next_id, eos_id), next_id)
+            finished |= next_id == eos_id
+        idx = torch.cat([idx, next_id[:, None]], dim=1)  # (batch, tokens + 1)
+        if eos_id is not None and bool(finished.all()):
+            break
+    model.train(was_training)
+    return idx
