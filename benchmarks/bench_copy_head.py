@@ -1,4 +1,4 @@
-"""The copy head (chapter 3, section 14) against the output layer alone on a short copy task, over several seeds.
+"""The copy head (chapter 3, section 6) against the output layer alone on a short copy task, over several seeds.
 
 The task: 8 random tokens, then 12 random tokens, then the same 12 again; the loss is on the repeat only. Two RoPE
 models of one shape (2 layers x 32), with and without the copy head, start from the same seed, see the same

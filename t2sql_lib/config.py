@@ -37,8 +37,8 @@ class ModelSettings:
     drop_rate: float = 0.1
     qkv_bias: bool = False
     tie_weights: bool = True
-    pos_encoding: str = "learned"  # "learned" (GPT-2's position table) or "rope" (rotary; chapter 3, section 13)
-    copy_head: bool = False  # a pointer-generator output that can copy earlier tokens (chapter 3, section 14)
+    pos_encoding: str = "learned"  # "learned" (GPT-2's position table) or "rope" (rotary; chapter 3, section 5)
+    copy_head: bool = False  # a pointer-generator output that can copy earlier tokens (chapter 3, section 6)
 
 
 @dataclass

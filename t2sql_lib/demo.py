@@ -4,7 +4,7 @@
 2. A SQL-aware byte-level BPE (chapter 1) trained on the training split's prompts and SQL, with the schema
    words renamed away (``build_tokenizer``), so that training and unseen names are cut into pieces alike.
 3. A ``GPTModel`` (chapter 3) from random weights, sized by a preset plus the demo's overrides, with rotary position
-   embeddings (RoPE, chapter 3 section 13) and a copy head (chapter 3 section 14), an output that can copy any
+   embeddings (RoPE, chapter 3 section 5) and a copy head (chapter 3 section 6), an output that can copy any
    earlier token of the prompt, which most of a query's names and values are (``benchmarks/RESULTS.md`` compares
    each with the model without it at the same steps).
 4. Supervised training with the engine (``t2sql_lib.train``) on prompt + SQL with the prompt masked out of

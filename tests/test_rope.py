@@ -1,4 +1,4 @@
-"""Chapter 3, section 13: rotary position embeddings (RoPE) in the GPT, and chapter 6's cached decoding of it."""
+"""Chapter 3, section 5: rotary position embeddings (RoPE) in the GPT, and chapter 6's cached decoding of it."""
 
 from __future__ import annotations
 
