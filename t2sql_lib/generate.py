@@ -388,6 +388,12 @@ class TokenVocab:
         return cls(texts, eos_id[0], tokenizer.decode)
 
     @cached_property
+    def word_pieces(self) -> list[bool]:
+        """Each token id: whether its text is one piece of a bare name ("name", "_id"), which the constraint checks
+        with one prefix look-up instead of character by character."""
+        return [bool(t) and all(is_word_char(ch) for ch in t) for t in self.texts]
+
+    @cached_property
     def value_tokens(self) -> torch.Tensor:
         """(vocab,) bool: the tokens whose text has a digit or a quote, the only ones a value rule can refuse in code."""
         return torch.tensor([bool(t) and any(ch.isdigit() or ch in "'\"" for ch in t) for t in self.texts])
@@ -395,17 +401,30 @@ class TokenVocab:
 
 SQL_KEYWORDS = frozenset("""select from where group by order having limit offset join inner left right outer cross
 natural on as and or not in is null like glob between exists distinct all union intersect except asc desc case when
-then else end cast with values using collate escape""".split())
+then else end cast with values using collate escape over partition rows range preceding following unbounded current
+row filter window nulls first last isnull notnull regexp match""".split())
 SQL_FUNCTIONS = frozenset("""count sum avg min max abs round length lower upper substr substring strftime date time
 datetime julianday ifnull coalesce nullif trim ltrim rtrim replace instr typeof total group_concat iif integer real
-text numeric int float varchar true false""".split())
-TABLE_ALIASES = frozenset(f"t{i}" for i in range(1, 10))  # T1, T2... as Spider and the generated data write them
+text numeric int float varchar true false printf format char hex unicode random sqrt power pow floor ceil ceiling
+log log10 ln exp sign mod pi quote concat row_number rank dense_rank ntile lag lead first_value last_value nth_value
+percent_rank cume_dist current_date current_time current_timestamp unixepoch""".split())
+# the keywords that may begin an operand, where one is expected (after SELECT, "(", ",", "=", AND...); the others
+# (FROM, BETWEEN, AND...) only follow one: "SUM(betweeN" or "MAX( AND" is refused
+OPERAND_KEYWORDS = frozenset("select not case exists cast null distinct all values with".split())
+# after these keywords an operand is expected (NOT keeps what was expected before it: WHERE NOT x, x NOT IN)
+_BEFORE_OPERAND = frozenset("""select where and or having when then else like glob between on by distinct limit
+offset escape in exists cast values using union intersect except all""".split())
+# the keywords that end a FROM list
+_FROM_ENDS = frozenset("where group order having limit union intersect except select window".split())
 _WORD_CHARS = frozenset(string.ascii_letters + string.digits + "_")
+_QUOTES = {"'": "squote", '"': "dquote", "`": "bquote", "[": "bracket"}  # SQLite's quotes: a value, then names
+_CLOSE = {"squote": "'", "dquote": '"', "bquote": "`", "bracket": "]"}
+_NUMBER_AFTER_POINT = re.compile(r"\d+(?:e\d*)?")  # the digits of 3.5, or of 2.5e3
 
 
 # what may come instead of a name where one is expected: a subquery or a quoted name after FROM/JOIN (and AS, as
 # in WITH t AS (...)), * or a quoted name after a dot
-_MAY_FOLLOW = {"table": "(\"", "alias": "(\"", "column": "*\""}
+_MAY_FOLLOW = {"table": "(\"`[", "alias": "(\"`[", "column": "*\"`["}
 
 
 def is_word_char(ch: str) -> bool:
@@ -420,52 +439,65 @@ def _prefixes(words: set[str]) -> set[str]:
 
 class SqlState(NamedTuple):
     """Where a SQL text stands, for the constraint: inside code or a quote, what the next word must be, the
-    word being written, the aliases defined so far (``AS t``) and the tables this SELECT bound them to."""
+    word being written, the aliases defined so far (``AS t``) and the tables they are bound to."""
 
-    mode: str = "code"  # "code", "squote" (inside '...'), "dquote" (inside "...")
+    mode: str = "code"  # "code", or inside a quote: "squote" ('...'), "dquote" ("..."), "bquote" (`...`), "bracket"
     slot: str = "any"  # "table" (after FROM/JOIN), "column" (after a dot), "alias" (after AS) or "any"
     word: str = ""  # the letters of the word being written, as written
-    aliases: frozenset[str] = frozenset()
+    aliases: frozenset[str] = frozenset()  # every alias defined so far, with AS or right after a table
     depth: int = 0  # parentheses open
-    # what was written last: "table" (a table after FROM/JOIN: no "." may follow), "name" (another name, a number
-    # or quoted text: no "(", number or function may follow either), "point" (a number's ".": only digits may
-    # follow) or "" (anything else)
+    # what was written last: "table" (a table after FROM/JOIN: no "." may follow, an alias may), "name" (another
+    # name, a number or quoted text: no "(", number or function may follow either), "point" (a number's ".": only
+    # digits may follow) or "" (anything else)
     after: str = ""
-    # the aliases this SELECT has bound to a table (FROM crops AS T1: ("t1", "crops")); the table just written after
-    # FROM/JOIN, which an AS may bind; after "T1." or "crops.", the table whose column must follow ("": any column)
-    bound: tuple[tuple[str, str], ...] = ()
+    # the aliases bound to a table, with the depth of the SELECT that bound them (FROM crops AS T1 at depth 0:
+    # ("t1", "crops", 0)); the table just written after FROM/JOIN, which an alias may bind; after "T1." or
+    # "crops.", the table whose column must follow ("": any column or alias; "?h": any name, for an h defined later)
+    bound: tuple[tuple[str, str, int], ...] = ()
     last_table: str = ""
     qualifier: str = ""
-    # ON A.x = B.y: "left" (A.x comes next), "eq" (A.x was a join key: its "=" comes next), "right" (B.y comes next)
-    # or "" (elsewhere, or once nothing more is ruled); join_key: A.x as "table.column" while it rules B.y
+    # ON A.x = B.y, when the join-key rule is on: "left" (A.x comes next), "eq" (A.x was a join key: its "=" comes
+    # next), "right" (B.y comes next) or "" (elsewhere); join_key: A.x as "table.column" while it rules B.y
     on: str = ""
     join_key: str = ""
+    operand: bool = True  # an operand is expected: a keyword that only follows one (FROM, AND, BETWEEN) may not stand
+    # names used before they are defined ("SELECT h.name FROM hotels AS h": h, until its AS), which the query must
+    # define before it ends; the depths of the SELECTs whose FROM is still to come, where such a name may stand
+    pending: frozenset[str] = frozenset()
+    deferred: frozenset[tuple[str, str]] = frozenset()  # (h, name) for h.name, checked once h is bound to a table
+    before_from: frozenset[int] = frozenset()
+    # in a FROM clause, its ONs included: a "," is followed by a table (FROM artists a1, albums a2), and a name may
+    # stand before the JOIN that defines it (SQLite runs JOIN b ON a.x = c.y JOIN c)
+    in_from: bool = False
 
 
 class SchemaConstraint:
     """A logits processor that lets the model write, outside quotes, only words the SQL can mean on ``schema``.
 
-    A word after ``FROM``/``JOIN`` must be a table of the schema, a word after a dot a column of it (of that table,
-    once ``FROM crops AS T1`` has bound ``T1`` in this SELECT), any other word a table, a column, a SQL keyword or
-    function, ``T1``...``T9`` or an alias defined with ``AS``; numbers and quoted text are free, only a function or a
-    keyword opens a ``(`` and a ``)`` must close one, no number or function follows a name and no dot follows the
-    table after ``FROM``/``JOIN``. In ``ON A.x = B.y`` a column at either end of a declared foreign key must meet
-    the other end or a column of its own name (``_joins``). At each step a token is allowed when the text
-    stays valid with it: the words it completes are allowed and the word it leaves open starts an allowed one.
-    ``<|endoftext|>`` is allowed only where the SQL may end (no open quote or parenthesis, no name missing). Masks are cached per state, so most steps cost a dictionary look-up. As in SQLite,
-    non-ASCII characters belong to names, so outside quotes they must spell a name of the schema too. An alias
-    is known from its ``AS`` on: ``SELECT s.name FROM singer AS s`` is refused (``T1``... are always known).
+    A word after ``FROM``/``JOIN`` must be a table of the schema, a word after a dot a column of it (of that table
+    once ``FROM crops AS T1`` has bound ``T1``), any other word a table, a column, a SQL keyword or function, or an
+    alias. A name may stand before the ``FROM`` that defines it (``SELECT h.name FROM hotels AS h``): the query may
+    not end until it is defined. Numbers and quoted text (``'...'``, ``"..."``, backquotes, ``[...]``) are free; only
+    a function or a keyword opens a ``(`` and a ``)`` must close one; no number or function follows a name, no dot
+    follows the table after ``FROM``/``JOIN``, and where an operand is expected no keyword that only follows one
+    (``SUM(betweeN``). With ``join_keys`` (off by default: Spider's gold joins on undeclared keys), in
+    ``ON A.x = B.y`` a column at either end of a declared foreign key must meet the other end or a column of its own
+    name (``_joins``). A token is allowed when the text stays valid with it: the words it completes are allowed and
+    the word it leaves open starts an allowed one. ``<|endoftext|>`` is allowed only where the SQL may end (no open
+    quote or parenthesis, no name missing or undefined). Masks are cached per state, so most steps cost a dictionary
+    look-up. As in SQLite, non-ASCII characters belong to names, so outside quotes they spell names too.
     """
 
-    def __init__(self, schema: Schema, vocab: TokenVocab):
-        self.schema, self.vocab = schema, vocab
+    def __init__(self, schema: Schema, vocab: TokenVocab, join_keys: bool = False):
+        self.schema, self.vocab, self.join_keys = schema, vocab, join_keys
         tables = {t.name.lower() for t in schema.tables}
         columns = {c.name.lower() for t in schema.tables for c in t.columns}
+        self.names = tables | columns
         # "after_name": a word right after a name, where no function may stand (weight_g integer, copied from the
-        # schema's column types); a function that is also a name of the schema stays allowed as that name
-        self.words = {"table": tables, "column": columns,
-                      "any": tables | columns | SQL_KEYWORDS | SQL_FUNCTIONS | TABLE_ALIASES,
-                      "after_name": tables | columns | SQL_KEYWORDS | TABLE_ALIASES}
+        # schema's column types); "operand": where an operand is expected; a keyword or function that is also a name
+        # of the schema stays allowed as that name
+        self.words = {"table": tables, "column": columns, "any": self.names | SQL_KEYWORDS | SQL_FUNCTIONS,
+                      "operand": self.names | OPERAND_KEYWORDS | SQL_FUNCTIONS, "after_name": self.names | SQL_KEYWORDS}
         self.prefixes = {slot: _prefixes(words) for slot, words in self.words.items()}
         self.table_columns = {t.name.lower(): {c.name.lower() for c in t.columns} for t in schema.tables}
         self.table_prefixes = {t: _prefixes(cols) for t, cols in self.table_columns.items()}
@@ -478,40 +510,97 @@ class SchemaConstraint:
         self._join_columns: dict[tuple, tuple[set[str], set[str]]] = {}
         self._masks: dict[SqlState, torch.Tensor] = {}
         self._states: dict[str, SqlState | None] = {}
-        # tokens that are one piece of a word ("name", "_id"): checked with one prefix look-up, not character by character
-        self._word_piece = [bool(t) and all(is_word_char(ch) for ch in t) for t in vocab.texts]
+        self._last: tuple[str, SqlState | None] = ("", SqlState())
+        self._word_piece = vocab.word_pieces
 
-    def _close_word(self, state: SqlState) -> SqlState | None:
-        """The state once the word being written ends, or None when that word is not allowed."""
+    def _close_word(self, state: SqlState, next_ch: str = "") -> SqlState | None:
+        """The state once the word being written ends before ``next_ch`` ("": the end), or None when that word is not
+        allowed there."""
         word = state.word.lower()
         if not word:
             return state
-        if word[0].isdigit():  # a number
-            return state._replace(word="", slot="any", after="name", last_table="", on="", join_key="")
-        if state.slot == "alias":  # AS T1 after FROM crops binds T1 to crops
-            bound = state.bound + ((word, state.last_table),) if state.last_table else state.bound
-            return state._replace(word="", slot="any", aliases=state.aliases | {word}, after="name", bound=bound,
-                                  last_table="")
+        done = {"word": "", "slot": "any", "after": "name", "last_table": "", "operand": False}
+        if word[0].isdigit() or state.after == "point":  # a number, or the decimals of one
+            return state._replace(on="", join_key="", **done)
+        if state.slot == "alias" or (state.after == "table" and word not in SQL_KEYWORDS):  # AS h, or hotels h
+            return self._bind(state, word)
+
+        if state.slot == "column":
+            return self._close_column(state, word)
         if word not in self._words(state):
+            if next_ch == "." and self._may_define_later(state) and not state.after and word not in SQL_KEYWORDS:
+                return state._replace(pending=state.pending | {word}, **done)  # h in SELECT h.name FROM hotels AS h
             return None
-        slot = "table" if word in ("from", "join") else "alias" if word == "as" else "any"
+        slot = "table" if word in ("from", "join") else "alias" if word in ("as", "collate") else "any"
+        keyword = word in SQL_KEYWORDS or word in SQL_FUNCTIONS
         # only a function or a keyword opens a parenthesis (COUNT(, IN (), never a table or a column: crops(
-        after = "table" if state.slot == "table" else "" if word in SQL_KEYWORDS or word in SQL_FUNCTIONS else "name"
+        after = "table" if state.slot == "table" else "" if keyword else "name"
+        operand = state.operand if word == "not" else word in _BEFORE_OPERAND and word not in self.names
         last_table = word if state.slot == "table" else state.last_table if word == "as" else ""
-        bound = () if word == "select" else state.bound  # each SELECT binds its own (T1 again after INTERSECT)
+        bound, before_from = state.bound, state.before_from
+        if word == "select":  # each SELECT binds its own aliases (T1 again after INTERSECT); outer ones stay visible
+            bound = tuple(b for b in bound if b[2] < state.depth)
+            before_from = before_from | {state.depth}
+        elif word == "from":
+            before_from = before_from - {state.depth}
+        in_from = word in ("from", "join") or (state.in_from and word not in _FROM_ENDS)
         on, join_key = self._join_step(state, word)
         return state._replace(word="", slot=slot, after=after, last_table=last_table, bound=bound, on=on,
-                              join_key=join_key)
+                              join_key=join_key, operand=operand and state.slot != "table", before_from=before_from,
+                              in_from=in_from)
+
+    def _bind(self, state: SqlState, alias: str) -> SqlState | None:
+        """The state once ``alias`` is defined, bound to the table just written if any; None if a column used with it
+        before (``SELECT h.nme FROM hotels AS h``) is not one of that table's."""
+        columns = self.table_columns.get(state.last_table)
+        if columns is not None and any(a == alias and c not in columns for a, c in state.deferred):
+            return None
+        bound = state.bound + ((alias, state.last_table, state.depth),) if state.last_table else state.bound
+        return state._replace(aliases=state.aliases | {alias}, bound=bound, word="", slot="any", after="name",
+                              last_table="", operand=False, deferred=frozenset(p for p in state.deferred if p[0] != alias))
+
+    def _close_column(self, state: SqlState, word: str) -> SqlState | None:
+        """The state after the column ``word`` of ``T1.word``, or None when ``T1``'s table lacks it. After a name
+        that a FROM still to come may define ("?h"), any name goes, checked once ``h`` is bound (``_bind``); a name
+        that is not a column of the schema must be defined (an alias of a sub-query's column) before the query ends."""
+        pending, deferred = state.pending, state.deferred
+        if state.qualifier.startswith("?"):
+            pending = pending if word in self.words["column"] else pending | {word}
+            deferred = deferred | {(state.qualifier[1:], word)} if state.qualifier[1:] else deferred
+        elif word not in self.columns_after_dot(state)[0] and not (not state.qualifier and word in state.aliases):
+            return None
+        on, join_key = self._join_step(state, word)
+        return state._replace(word="", slot="any", after="name", last_table="", operand=False, pending=pending,
+                              deferred=deferred, on=on, join_key=join_key)
+
+    def _qualifier(self, state: SqlState, name: str) -> str:
+        """The table whose column follows ``name.``: the one the innermost SELECT in scope bound ``name`` to, the table
+        called ``name``, "?name" (any name, checked later) while a FROM is still to come, else "" (any column or
+        alias)."""
+        for alias, table, _ in reversed(state.bound):
+            if alias == name:
+                return table
+        if name in self.table_columns:
+            return name
+        return "?" + name if self._may_define_later(state) else ""
+
+    @staticmethod
+    def _may_define_later(state: SqlState) -> bool:
+        """Whether a name used here may be defined further on: a FROM (or a JOIN of this FROM) is still to come."""
+        return bool(state.before_from) or state.in_from
 
     def _join_step(self, state: SqlState, word: str) -> tuple[str, str]:
-        """``ON A.x = B.y`` once ``word`` is written: ON starts it, A and B (an alias or a table) keep it, A.x moves it
-        to its "=" if x is a join key, B.y ends it; any other word ends it too (``ON x = y``, ``ON T1.x IN ...``)."""
+        """``ON A.x = B.y`` once ``word`` is written, with ``join_keys``: ON starts it, A and B (an alias or a table)
+        keep it, A.x moves it to its "=" if x is a join key, B.y ends it; any other word ends it too."""
+        if not self.join_keys:
+            return "", ""
         if word == "on":
             return "left", ""
         if state.slot == "column":
             key = f"{state.qualifier}.{word}"
             return ("eq", key) if state.on == "left" and key in self.partners else ("", "")
-        if state.on in ("left", "right") and (word in state.aliases or word in TABLE_ALIASES or word in self.table_columns):
+        if state.on in ("left", "right") and (word in state.aliases or word in state.pending
+                                              or word in self.table_columns):
             return state.on, state.join_key
         return "", ""
 
@@ -526,7 +615,8 @@ class SchemaConstraint:
         if state.on == "right":
             return self._meet(state.join_key, column)
         table = column.split(".")[0]
-        others = [t for _, t in state.bound]  # the tables this SELECT bound, less A's own (a self-join keeps one)
+        # the tables this SELECT bound, less A's own (a self-join keeps one)
+        others = [t for _, t, depth in state.bound if depth == state.depth]
         if table in others:
             others.remove(table)
         others = others or [t for t in self.table_columns if t != table]  # no aliases: any other table
@@ -551,26 +641,30 @@ class SchemaConstraint:
         return self._join_columns[key]
 
     def _words(self, state: SqlState) -> set[str]:
-        """The words that may stand in ``state``'s slot (the aliases of ``AS`` included where any word may)."""
+        """The words that may stand in ``state``'s slot (the aliases included where any word may)."""
         if state.slot == "column":
             return self.columns_after_dot(state)[0]
         if state.slot == "table":
             return self.words["table"]
-        return self.words["after_name" if state.after else "any"] | state.aliases
+        return self.words["after_name" if state.after else "operand" if state.operand else "any"] | state.aliases
 
     def _may_start(self, state: SqlState, word: str) -> bool:
         word = word.lower()
-        if state.after == "point":  # after "3." only the digits of 3.5
-            return word.isdigit()
+        if state.after == "point":  # after "3." only the digits of 3.5 (or 3.5e2)
+            return bool(_NUMBER_AFTER_POINT.fullmatch(word))
         if word[0].isdigit():  # a number: only where a value may stand, not where a name must, nor right after one
             return state.slot == "any" and not state.after
-        if state.slot == "alias":
+        if state.slot == "alias" or (state.slot == "any" and state.after == "table"):  # AS h, or the h of hotels h
             return True
         if state.slot == "column":
-            return word in self.columns_after_dot(state)[1]
-        prefixes = self.prefixes[state.slot if state.slot in ("table", "column") else
-                                 "after_name" if state.after else "any"]
-        return word in prefixes or (state.slot == "any" and any(a.startswith(word) for a in state.aliases))
+            return state.qualifier.startswith("?") or word in self.columns_after_dot(state)[1] or (
+                not state.qualifier and any(a.startswith(word) for a in state.aliases))
+        if state.slot == "table":
+            return word in self.prefixes["table"]
+        if self._may_define_later(state) and not state.after:  # any name may be an alias defined further on
+            return True
+        prefixes = self.prefixes["after_name" if state.after else "operand" if state.operand else "any"]
+        return word in prefixes or any(a.startswith(word) for a in state.aliases)
 
     def advance(self, state: SqlState | None, text: str) -> SqlState | None:
         """The state after ``text``, or None when ``text`` writes a word the schema does not allow."""
@@ -578,8 +672,9 @@ class SchemaConstraint:
             if state is None:
                 return None
             if state.mode != "code":  # quoted text is free; '' inside '...' closes and reopens, which is the same
-                if ch == ("'" if state.mode == "squote" else '"'):
-                    state = state._replace(mode="code", slot="any", after="name")
+                if ch == _CLOSE[state.mode]:
+                    after = "table" if state.slot == "table" else "name"  # FROM "hotels" h: an alias may follow
+                    state = state._replace(mode="code", slot="any", after=after, operand=False)
                 continue
             if is_word_char(ch):
                 word = state.word + ch
@@ -588,68 +683,85 @@ class SchemaConstraint:
                 state = state._replace(word=word)
                 continue
             closing = state.word.lower()
-            state = self._close_word(state)
+            state = self._close_word(state, ch)
             if state is None:
                 return None
             if ch.isspace():
                 continue
-            if ch not in _MAY_FOLLOW.get(state.slot, ch):  # e.g. "FROM ," or "T1.)": no name where one must be
-                return None
-            if (ch == "(" and state.after) or (ch == "." and state.after == "table"):  # crops( or FROM crops.name
-                return None
-            if state.on and ch != ".":  # ON A.x = B.y goes on through its dots and its "=", and ends at anything else
-                right = ch == "=" and state.on == "eq"
-                state = state._replace(on="right" if right else "", join_key=state.join_key if right else "")
-            state = state._replace(after="", qualifier="", last_table="")
-            if ch in "'\"":
-                state = state._replace(mode="squote" if ch == "'" else "dquote")
-            elif ch == "." and closing[:1].isdigit():  # the point of 3.5: its digits follow, not a name (152.order_id)
-                state = state._replace(slot="any", after="point")
-            elif ch == ".":  # T1.name: a column follows, of T1's table once this SELECT has bound it
-                table = dict(state.bound).get(closing, closing if closing in self.table_columns else "")
-                state = state._replace(slot="column", qualifier=table)
-            elif ch == "(":
-                state = state._replace(slot="any", depth=state.depth + 1)
-            elif ch == ")":
-                if state.depth == 0:  # nothing to close
-                    return None
-                state = state._replace(slot="any", depth=state.depth - 1)
-            else:
-                state = state._replace(slot="any")
+            state = self._punctuation(state, ch, closing)
         return state
 
+    def _punctuation(self, state: SqlState, ch: str, closing: str) -> SqlState | None:
+        """The state after ``ch``, neither a word character nor a space, where ``closing`` is the word it ended."""
+        if ch not in _MAY_FOLLOW.get(state.slot, ch):  # e.g. "FROM ," or "T1.)": no name where one must be
+            return None
+        if (ch == "(" and state.after) or (ch == "." and state.after == "table"):  # crops( or FROM crops.name
+            return None
+        if state.on and ch != ".":  # ON A.x = B.y goes on through its dots and its "=", and ends at anything else
+            right = ch == "=" and state.on == "eq"
+            state = state._replace(on="right" if right else "", join_key=state.join_key if right else "")
+        # after "(", "," or an operator an operand is expected; after "*", ")" or ";" one may have ended
+        state = state._replace(after="", qualifier="", last_table="", operand=ch in "(,=<>!+-/%|&~")
+        if ch in _QUOTES:
+            return state._replace(mode=_QUOTES[ch])
+        if ch == "." and closing[:1].isdigit():  # the point of 3.5: its digits follow, not a name (152.order_id)
+            return state._replace(slot="any", after="point")
+        if ch == ".":  # T1.name: a column follows, of T1's table once it is bound
+            return state._replace(slot="column", qualifier=self._qualifier(state, closing))
+        if ch == "(":
+            return state._replace(slot="any", depth=state.depth + 1, in_from=False)
+        if ch == "," and state.in_from:
+            return state._replace(slot="table")
+        if ch == ")":
+            if state.depth == 0:  # nothing to close
+                return None
+            depth = state.depth - 1  # the aliases and the FROMs of the SELECT it closes go out of scope
+            return state._replace(slot="any", depth=depth, bound=tuple(b for b in state.bound if b[2] <= depth),
+                                  before_from=frozenset(d for d in state.before_from if d <= depth))
+        return state._replace(slot="any")
+
     def may_end(self, state: SqlState) -> bool:
-        """Whether the SQL may stop here: not inside a quote, a parenthesis, ``FROM _``, ``AS _`` or ``T1._``."""
+        """Whether the SQL may stop here: not inside a quote, a parenthesis, ``FROM _``, ``AS _`` or ``T1._``, and
+        every name used before its definition defined."""
         closed = self._close_word(state) if state.mode == "code" else None
-        return closed is not None and closed.slot == "any" and closed.depth == 0
+        return (closed is not None and closed.slot == "any" and closed.depth == 0
+                and closed.pending <= closed.aliases)
 
     def state_of(self, text: str) -> SqlState | None:
         """The state after the SQL text written so far (None if it breaks the rule: the model was not masked)."""
         if text not in self._states:
             if len(self._states) > 50_000:
                 self._states.clear()
-            self._states[text] = self.advance(SqlState(), text)
+            last, state = self._last  # a decoder writes on: read only what follows the last text asked about
+            self._states[text] = (self.advance(state, text[len(last):]) if last and text.startswith(last)
+                                  else self.advance(SqlState(), text))
+        self._last = (text, self._states[text])
         return self._states[text]
+
+    def allows(self, state: SqlState, token: int) -> bool:
+        """Whether ``token`` keeps the SQL valid from ``state``: the test ``allowed`` makes of every token."""
+        if token == self.vocab.eos_id:
+            return self.may_end(state)
+        text = self.vocab.texts[token]
+        if not text:
+            return False
+        quote = _CLOSE.get(state.mode)
+        if quote is not None and quote not in text:  # inside a quote, anything but its end is free
+            return True
+        if quote is None and self._word_piece[token]:  # the word goes on: is it still the start of a name?
+            return self._may_start(state, state.word + text)
+        return self.advance(state, text) is not None
+
+    def allows_next(self, written: str, token: int) -> bool:
+        """Whether this processor leaves ``token`` possible after the SQL text ``written``, as ``__call__`` would."""
+        state = self.state_of(written)
+        return state is None or self.allows(state, token)
 
     def allowed(self, state: SqlState) -> torch.Tensor:
         """(vocab,) bool: the tokens that keep the SQL valid from ``state``."""
         mask = self._masks.get(state)
         if mask is None:
-            ok = []
-            quote = {"squote": "'", "dquote": '"'}.get(state.mode)
-            for i, text in enumerate(self.vocab.texts):
-                if not text:
-                    continue
-                if quote is not None and quote not in text:  # inside a quote, anything but its end is free
-                    ok.append(i)
-                elif quote is None and self._word_piece[i]:  # the word goes on: is it still the start of a name?
-                    if self._may_start(state, state.word + text):
-                        ok.append(i)
-                elif self.advance(state, text) is not None:
-                    ok.append(i)
-            mask = torch.zeros(len(self.vocab.texts), dtype=torch.bool)
-            mask[ok] = True
-            mask[self.vocab.eos_id] = self.may_end(state)
+            mask = torch.tensor([self.allows(state, i) for i in range(len(self.vocab.texts))], dtype=torch.bool)
             self._masks[state] = mask
         return mask
 
@@ -697,6 +809,7 @@ def question_values(question: str) -> tuple[tuple[str, ...], frozenset[str]]:
 
 
 _ENDINGS = ("s", "es", "ed", "ing")  # what a value may leave off a question's word: 'dog' from "dogs" (Spider's)
+_NUMBER_END = re.compile(r"(?<![\w.])\d[\w.]*$")  # the number a SQL text ends in: "657." of "WHERE x > 657."
 
 
 def _word_edge(text: str, i: int) -> bool:
@@ -806,24 +919,64 @@ class ValueConstraint:
         return True
 
     def allowed(self, state: SqlState, value: str) -> torch.Tensor:
-        """(vocab,) bool: the schema constraint's tokens that also keep the values and numbers the question's."""
+        """(vocab,) bool: the schema constraint's tokens that also keep the values and numbers the question's;
+        ``value`` is what ``written_value`` reads: the text inside '...', or the number being written."""
         key = (state, value)
         mask = self._masks.get(key)
         if mask is None:
             mask = self.inner.allowed(state).clone()
             check = mask  # inside '...' or a number every token may break a rule; elsewhere only digits and quotes
+            number = value if state.mode == "code" and value else state.word
             if state.mode == "squote":  # the others are refused at once (quote_tokens, percent_tokens)
                 mask &= self.percent_tokens if value.startswith("%") else self.quote_tokens
-            elif not state.word[:1].isdigit():
+            elif not number[:1].isdigit():
                 check = mask & self.vocab.value_tokens
             for i in check.nonzero().flatten().tolist():
                 text = self.vocab.texts[i]  # special tokens have none: <|endoftext|> is ruled on below
-                if text and not self.text_ok(state.mode, value, state.word, text):
+                if text and not self.text_ok(state.mode, value if state.mode == "squote" else "", number, text):
                     mask[i] = False
-            if state.word[:1].isdigit() and state.word not in self.numbers:
+            if number[:1].isdigit() and number not in self.numbers:
                 mask[self.vocab.eos_id] = False  # not before the number is whole
             self._masks[key] = mask
         return mask
+
+    @staticmethod
+    def written_value(state: SqlState, text: str) -> str:
+        """What the value rules read at the end of ``text``: inside '...' the text after the opening quote; in code
+        the number being written, with its point (``657.`` before ``2``); else ""."""
+        if state.mode == "squote":
+            return text[text.rfind("'") + 1:]
+        if state.mode == "code" and (state.word[:1].isdigit() or state.after == "point"):
+            return _NUMBER_END.search(text).group()
+        return ""
+
+    def allows_next(self, written: str, token: int) -> bool:
+        """Whether this processor leaves ``token`` possible after the SQL text ``written``, as ``__call__`` would."""
+        state = self.inner.state_of(written)
+        if state is None:
+            return True
+        value = self.written_value(state, written)
+        if self.inner.allows(state, token) and self._allows_value(state, value, token):
+            return True
+        return self.inner.allows(state, token) and not self._any_allowed(state, value)  # the fallback of __call__
+
+    def _any_allowed(self, state: SqlState, value: str) -> bool:
+        """``allowed(state, value).any()``, stopping at the first token found: inside '...' only the pre-filter's
+        tokens can pass."""
+        if (state, value) in self._masks:
+            return bool(self._masks[state, value].any())
+        if state.mode == "squote":
+            candidates = (self.percent_tokens if value.startswith("%") else self.quote_tokens).nonzero().flatten().tolist()
+        else:
+            candidates = range(len(self.vocab.texts))
+        return any(self.inner.allows(state, i) and self._allows_value(state, value, i) for i in candidates)
+
+    def _allows_value(self, state: SqlState, value: str, token: int) -> bool:
+        """The value rules of ``allowed`` for one token the schema constraint allows."""
+        number = value if state.mode == "code" and value else state.word
+        if token == self.vocab.eos_id:
+            return not (number[:1].isdigit() and number not in self.numbers)
+        return self.text_ok(state.mode, value if state.mode == "squote" else "", number, self.vocab.texts[token])
 
     def __call__(self, generated: list[int], logits: torch.Tensor) -> torch.Tensor:
         """``logits`` (vocab,) with the tokens that break a name, value or number rule set to -inf."""
@@ -831,11 +984,29 @@ class ValueConstraint:
         state = self.inner.state_of(text)
         if state is None:
             return logits
-        value = text[text.rfind("'") + 1:] if state.mode == "squote" else ""  # after the opening quote
-        mask = self.allowed(state, value).to(logits.device)
+        mask = self.allowed(state, self.written_value(state, text)).to(logits.device)
         if not bool(mask.any()):  # no value of the question fits here: fall back to the schema constraint
             return self.inner(generated, logits)
         return logits.masked_fill(~mask, float("-inf"))
+
+
+class Refusal(NamedTuple):
+    """A token of a gold query that a constraint refuses: its position, the SQL text before it, and its text."""
+
+    position: int
+    written: str
+    token: str
+
+
+def first_refusal(constraint: SchemaConstraint | ValueConstraint, token_ids: Sequence[int]) -> Refusal | None:
+    """Teacher-forcing: the first token of ``token_ids`` (a gold query as the model writes it, ``<|endoftext|>``
+    included) that ``constraint`` would mask, or None when it allows every one of them."""
+    vocab = constraint.vocab
+    for i, token in enumerate(token_ids):
+        written = vocab.decode(list(token_ids[:i]))
+        if not constraint.allows_next(written, token):
+            return Refusal(i, written, vocab.texts[token] or ENDOFTEXT)
+    return None
 
 
 def pick_executable(candidates: Sequence[str], db_path: str | Path, timeout_s: float = 5.0
@@ -865,6 +1036,7 @@ class DecodingSettings:
     length_penalty: float = 1.0
     max_new_tokens: int = 128
     values_from_question: bool = False  # quoted values and numbers copied from the question (ValueConstraint)
+    join_keys: bool = False  # ON A.x = B.y meets declared keys (SchemaConstraint's join_keys)
 
     def __post_init__(self) -> None:
         if self.values_from_question and not self.schema_constrained:
@@ -912,7 +1084,7 @@ def decode_sql(model: nn.Module, tokenizer: Any, examples: Sequence[Example],
         by_schema: dict[Schema, SchemaConstraint] = {}  # one per database: its cached masks are shared
         for i, ex in enumerate(examples):
             if ex.schema not in by_schema:
-                by_schema[ex.schema] = SchemaConstraint(ex.schema, vocab)
+                by_schema[ex.schema] = SchemaConstraint(ex.schema, vocab, join_keys=s.join_keys)
             constraints[i] = by_schema[ex.schema]
             if s.values_from_question:  # one per question, around its database's constraint
                 constraints[i] = ValueConstraint(by_schema[ex.schema], ex.question)

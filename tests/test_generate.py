@@ -90,7 +90,7 @@ def test_low_temperature_sampling_equals_greedy(lively_model):
 # --------------------------------------------------------------------------------------------------
 # KV cache and left padding
 
-# the plain model, and a RoPE model with a copy head (chapter 3, section 14), whose cache has one more entry
+# the plain model, and a RoPE model with a copy head (chapter 3, section 6), whose cache has one more entry
 LAYOUTS = {"plain": {}, "copy_head": {"copy_head": True, "pos_encoding": "rope"}}
 
 
@@ -216,23 +216,29 @@ def test_beams_are_sorted_distinct_and_scored_by_log_probability(layout, lively_
 # Schema-constrained decoding
 
 _W = "[A-Za-z0-9_\u0080-\U0010ffff]"
-_NOT_NAMES = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+# quoted text: values, and names in any quotes SQLite reads (free, as the constraint leaves them), closed or cut
+_NOT_NAMES = re.compile(r"'(?:[^']|'')*'?|\"(?:[^\"]|\"\")*\"?|`[^`]*`?|\[[^\]]*\]?")
 
 
 def _names_outside_schema(sql: str, schema) -> list[str]:
-    """Words of ``sql`` that cannot be a name of ``schema`` where they stand (checked independently of the lexer)."""
-    from t2sql_lib.generate import SQL_FUNCTIONS, SQL_KEYWORDS, TABLE_ALIASES
+    """Words of ``sql`` that cannot be a name of ``schema`` where they stand (checked independently of the lexer).
+    A word before a dot may be an alias that a FROM still to come defines (the output may be cut before it), and
+    then the word after the dot may be any name."""
+    from t2sql_lib.generate import SQL_FUNCTIONS, SQL_KEYWORDS
 
     tables = {t.name.lower() for t in schema.tables}
     columns = {c.name.lower() for t in schema.tables for c in t.columns}
     code = _NOT_NAMES.sub(" '' ", sql)
     w, name = _W, rf"(?![0-9]){_W}+"  # SQLite's bare names: ASCII letters, digits, _ and any non-ASCII character
     aliases = {a.lower() for a in re.findall(rf"\bAS\s+({name})", code, flags=re.I)}
+    aliases |= {a.lower() for a in re.findall(rf"(?<!{w})(?:FROM|JOIN)\s+{name}\s+({name})", code, flags=re.I)
+                if a.lower() not in SQL_KEYWORDS}
     bad = [x for x in re.findall(rf"(?<!{w})(?:FROM|JOIN)\s+({name})", code, flags=re.I) if x.lower() not in tables]
-    bad += [x for x in re.findall(rf"\.({name})", code) if x.lower() not in columns]
-    anything = tables | columns | SQL_KEYWORDS | SQL_FUNCTIONS | TABLE_ALIASES | aliases
-    # a word cut at the end (the budget ran out) may be the start of a name
-    words = re.findall(rf"(?<![.]|{w})({name})", code)
+    bad += [c for q, c in re.findall(rf"({name})\.({name})", code)
+            if (q.lower() in tables or q.lower() in aliases) and c.lower() not in columns | aliases]
+    anything = tables | columns | SQL_KEYWORDS | SQL_FUNCTIONS | aliases
+    # a word cut at the end (the budget ran out) may be the start of a name; a word before or after a dot is ruled above
+    words = re.findall(rf"(?<![.]|{w})({name})(?!{w}|\s*\.)", code)
     bad += [w for w in words[:-1] if w.lower() not in anything]
     return bad
 
@@ -268,7 +274,8 @@ def test_constraint_refuses_names_the_schema_lacks(splits, tokenizer, vocab):
     table = schema.tables[0].name
     assert c.advance(SqlState(), f" SELECT * FROM {table}") is not None
     assert c.advance(SqlState(), " SELECT * FROM singer") is None  # not a table of this database
-    assert c.advance(SqlState(), f" SELECT T1.nonexistent FROM {table} AS T1") is None
+    # T1 is defined after its use: its column is checked once AS T1 binds it, at the character after T1
+    assert c.advance(SqlState(), f" SELECT T1.nonexistent FROM {table} AS T1 ") is None
     assert c.advance(SqlState(), f" SELECT * FROM {table} AS x WHERE x.{schema.tables[0].columns[0].name} > 3") \
         is not None  # an alias defined with AS may be used after its definition
     assert c.advance(SqlState(), f" SELECT * FROM {table} WHERE 'singer' = \"any text\" AND 3.5 > 2") is not None
@@ -392,7 +399,7 @@ def test_constraint_reads_aliases_bound_in_this_select(splits, vocab):
     assert c.advance(SqlState(), f" SELECT T1.{only_b} FROM {a.name} AS T1") is not None  # not bound yet
     state = c.advance(SqlState(), f"{join} T2.{only_b} = 1 INTERSECT SELECT T1.{only_b} FROM {b.name} AS T1 WHERE T1.")
     assert state is not None and state.qualifier == b.name.lower()  # the second SELECT bound T1 anew
-    assert dict(state.bound) == {"t1": b.name.lower()}
+    assert {alias: table for alias, table, _ in state.bound} == {"t1": b.name.lower()}
     # a function never follows a name: "weight_g integer" is a column type copied from the schema's text
     assert c.advance(SqlState(), f" SELECT MIN({in_a} integer") is None
     assert c.advance(SqlState(), f" SELECT * FROM {a.name} count(") is None
@@ -416,7 +423,9 @@ def test_constraint_joins_on_declared_keys(vocab):
         foreign_keys=(ForeignKey("rooms", "hotel_id", "hotels", "hotel_id"),
                       ForeignKey("hotels", "manager_id", "staff", "staff_id"),
                       ForeignKey("bookings", "room_id", "rooms", "room_id")))
-    c = SchemaConstraint(schema, vocab)
+    c = SchemaConstraint(schema, vocab, join_keys=True)  # off by default: Spider's gold joins on undeclared keys
+    assert SchemaConstraint(schema, vocab).advance(SqlState(), " SELECT * FROM rooms AS T1 JOIN hotels AS T2 ON "
+                                                               "T1.room_id = T2.hotel_id") is not None
 
     def ok(sql: str) -> bool:
         state = c.advance(SqlState(), " " + sql)
