@@ -276,7 +276,7 @@ class _Reader:
             return (negated, "is", self.val_unit(node.this, scope), None, None)
         op = _COMPARISONS.get(type(node))
         if op is None:
-            raise SpiderParseError(f"a condition the Spider grammar does not read: {node.sql()[:80]!r}")
+            raise SpiderParseError(f"a condition the Spider grammar does not read: {node.sql(dialect='sqlite')[:80]!r}")
         return (negated, op, self.val_unit(node.this, scope), self.value(node.expression, scope), None)
 
     def value(self, node: exp.Expression, scope: _Scope) -> SpiderQuery | None:
@@ -329,7 +329,7 @@ class _Reader:
         if isinstance(node, exp.Star):
             return "*"
         if not isinstance(node, exp.Column) or not isinstance(node.this, exp.Identifier):
-            raise SpiderParseError(f"expected a column, got {node.sql()[:80]!r}")
+            raise SpiderParseError(f"expected a column, got {node.sql(dialect='sqlite')[:80]!r}")
         name = node.name.lower()
         if node.table:
             table = _lookup_alias(node.table.lower(), scope)
@@ -353,14 +353,14 @@ def _lookup_alias(alias: str, scope: _Scope | None) -> str | None:
 def _aggregate_argument(node: exp.Expression) -> tuple[exp.Expression, bool]:
     """The argument of count/sum/avg/min/max and whether DISTINCT precedes it."""
     if node.args.get("expressions"):
-        raise SpiderParseError(f"{node.sql()[:80]!r}: an aggregate of one argument is expected")
+        raise SpiderParseError(f"{node.sql(dialect='sqlite')[:80]!r}: an aggregate of one argument is expected")
     arg = node.this
     if isinstance(arg, exp.Distinct):
         if len(arg.expressions) != 1:
-            raise SpiderParseError(f"{node.sql()[:80]!r}: DISTINCT of one column is expected")
+            raise SpiderParseError(f"{node.sql(dialect='sqlite')[:80]!r}: DISTINCT of one column is expected")
         return arg.expressions[0], True
     if arg is None:
-        raise SpiderParseError(f"{node.sql()[:80]!r}: an aggregate needs an argument")
+        raise SpiderParseError(f"{node.sql(dialect='sqlite')[:80]!r}: an aggregate needs an argument")
     return arg, False
 
 
@@ -368,7 +368,7 @@ def _limit_text(limit: exp.Expression | None) -> str | None:
     if limit is None:
         return None
     value = limit.args.get("expression")
-    return value.sql() if value is not None else ""
+    return value.sql(dialect="sqlite") if value is not None else ""
 
 
 def parse_spider_sql(sql: str, schema: Schema | SpiderSchema) -> SpiderQuery:
