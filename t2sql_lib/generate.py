@@ -402,7 +402,7 @@ class TokenVocab:
 SQL_KEYWORDS = frozenset("""select from where group by order having limit offset join inner left right outer cross
 natural on as and or not in is null like glob between exists distinct all union intersect except asc desc case when
 then else end cast with values using collate escape over partition rows range preceding following unbounded current
-row filter window nulls first last isnull notnull regexp match""".split())
+row filter window nulls first last isnull notnull regexp match recursive""".split())
 SQL_FUNCTIONS = frozenset("""count sum avg min max abs round length lower upper substr substring strftime date time
 datetime julianday ifnull coalesce nullif trim ltrim rtrim replace instr typeof total group_concat iif integer real
 text numeric int float varchar true false printf format char hex unicode random sqrt power pow floor ceil ceiling
@@ -469,14 +469,18 @@ class SqlState(NamedTuple):
     # in a FROM clause, its ONs included: a "," is followed by a table (FROM artists a1, albums a2), and a name may
     # stand before the JOIN that defines it (SQLite runs JOIN b ON a.x = c.y JOIN c)
     in_from: bool = False
+    # WITH t AS (...): in the WITH clause (a "," at depth 0 is followed by the next name), and the names it defines,
+    # which may stand after FROM like tables
+    in_with: bool = False
+    ctes: frozenset[str] = frozenset()
 
 
 class SchemaConstraint:
     """A logits processor that lets the model write, outside quotes, only words the SQL can mean on ``schema``.
 
-    A word after ``FROM``/``JOIN`` must be a table of the schema, a word after a dot a column of it (of that table
-    once ``FROM crops AS T1`` has bound ``T1``), any other word a table, a column, a SQL keyword or function, or an
-    alias. A name may stand before the ``FROM`` that defines it (``SELECT h.name FROM hotels AS h``): the query may
+    A word after ``FROM``/``JOIN`` must be a table of the schema (or a name of ``WITH t AS (...)``), a word after a
+    dot a column of it (of that table once ``FROM crops AS T1`` has bound ``T1``), any other word a table, a column,
+    a SQL keyword or function, or an alias. A name may stand before the ``FROM`` that defines it (``SELECT h.name FROM hotels AS h``): the query may
     not end until it is defined. Numbers and quoted text (``'...'``, ``"..."``, backquotes, ``[...]``) are free; only
     a function or a keyword opens a ``(`` and a ``)`` must close one; no number or function follows a name, no dot
     follows the table after ``FROM``/``JOIN``, and where an operand is expected no keyword that only follows one
@@ -522,7 +526,8 @@ class SchemaConstraint:
         done = {"word": "", "slot": "any", "after": "name", "last_table": "", "operand": False}
         if word[0].isdigit() or state.after == "point":  # a number, or the decimals of one
             return state._replace(on="", join_key="", **done)
-        if state.slot == "alias" or (state.after == "table" and word not in SQL_KEYWORDS):  # AS h, or hotels h
+        recursive = word == "recursive" and state.in_with and not state.ctes  # WITH RECURSIVE t AS (...)
+        if (state.slot == "alias" and not recursive) or (state.after == "table" and word not in SQL_KEYWORDS):
             return self._bind(state, word)
 
         if state.slot == "column":
@@ -531,7 +536,8 @@ class SchemaConstraint:
             if next_ch == "." and self._may_define_later(state) and not state.after and word not in SQL_KEYWORDS:
                 return state._replace(pending=state.pending | {word}, **done)  # h in SELECT h.name FROM hotels AS h
             return None
-        slot = "table" if word in ("from", "join") else "alias" if word in ("as", "collate") else "any"
+        slot = ("table" if word in ("from", "join") else "alias" if word in ("as", "collate", "with", "recursive")
+                else "any")
         keyword = word in SQL_KEYWORDS or word in SQL_FUNCTIONS
         # only a function or a keyword opens a parenthesis (COUNT(, IN (), never a table or a column: crops(
         after = "table" if state.slot == "table" else "" if keyword else "name"
@@ -544,10 +550,11 @@ class SchemaConstraint:
         elif word == "from":
             before_from = before_from - {state.depth}
         in_from = word in ("from", "join") or (state.in_from and word not in _FROM_ENDS)
+        in_with = word == "with" or (state.in_with and not (word == "select" and state.depth == 0))
         on, join_key = self._join_step(state, word)
         return state._replace(word="", slot=slot, after=after, last_table=last_table, bound=bound, on=on,
                               join_key=join_key, operand=operand and state.slot != "table", before_from=before_from,
-                              in_from=in_from)
+                              in_from=in_from, in_with=in_with)
 
     def _bind(self, state: SqlState, alias: str) -> SqlState | None:
         """The state once ``alias`` is defined, bound to the table just written if any; None if a column used with it
@@ -556,7 +563,8 @@ class SchemaConstraint:
         if columns is not None and any(a == alias and c not in columns for a, c in state.deferred):
             return None
         bound = state.bound + ((alias, state.last_table, state.depth),) if state.last_table else state.bound
-        return state._replace(aliases=state.aliases | {alias}, bound=bound, word="", slot="any", after="name",
+        ctes = state.ctes | {alias} if state.in_with and state.depth == 0 and state.slot == "alias" else state.ctes
+        return state._replace(aliases=state.aliases | {alias}, bound=bound, ctes=ctes, word="", slot="any", after="name",
                               last_table="", operand=False, deferred=frozenset(p for p in state.deferred if p[0] != alias))
 
     def _close_column(self, state: SqlState, word: str) -> SqlState | None:
@@ -579,7 +587,7 @@ class SchemaConstraint:
         alias)."""
         for alias, table, _ in reversed(state.bound):
             if alias == name:
-                return table
+                return table if table in self.table_columns else ""  # bound to a WITH name: its columns unknown
         if name in self.table_columns:
             return name
         return "?" + name if self._may_define_later(state) else ""
@@ -645,7 +653,7 @@ class SchemaConstraint:
         if state.slot == "column":
             return self.columns_after_dot(state)[0]
         if state.slot == "table":
-            return self.words["table"]
+            return self.words["table"] | state.ctes
         return self.words["after_name" if state.after else "operand" if state.operand else "any"] | state.aliases
 
     def _may_start(self, state: SqlState, word: str) -> bool:
@@ -660,7 +668,7 @@ class SchemaConstraint:
             return state.qualifier.startswith("?") or word in self.columns_after_dot(state)[1] or (
                 not state.qualifier and any(a.startswith(word) for a in state.aliases))
         if state.slot == "table":
-            return word in self.prefixes["table"]
+            return word in self.prefixes["table"] or any(c.startswith(word) for c in state.ctes)
         if self._may_define_later(state) and not state.after:  # any name may be an alias defined further on
             return True
         prefixes = self.prefixes["after_name" if state.after else "operand" if state.operand else "any"]
@@ -712,6 +720,8 @@ class SchemaConstraint:
             return state._replace(slot="any", depth=state.depth + 1, in_from=False)
         if ch == "," and state.in_from:
             return state._replace(slot="table")
+        if ch == "," and state.in_with and state.depth == 0:  # WITH a AS (...), b AS (...)
+            return state._replace(slot="alias")
         if ch == ")":
             if state.depth == 0:  # nothing to close
                 return None

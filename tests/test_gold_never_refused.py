@@ -190,3 +190,18 @@ def test_names_defined_later_are_checked_when_defined(splits, tokenizer):
               "AND T1.stars > 3")  # T1 bound again inside, and the outer T1 again after it
     assert c.advance(SqlState(), " SELECT T1.name FROM hotels AS T1 WHERE T1.hotel_id IN (SELECT T1.hotel_id "
                                  "FROM rooms AS T1) AND T1.floor") is None  # hotels has no floor
+
+
+def test_with_names_stand_after_from(splits, tokenizer):
+    """``WITH t AS (...)`` defines names that may follow FROM like tables; no other name may."""
+    vocab = TokenVocab.from_tokenizer(tokenizer)
+    c = SchemaConstraint(next(e.schema for e in splits["test"] if e.db_id == "hotel"), vocab)
+
+    def ok(sql: str) -> bool:
+        state = c.advance(SqlState(), " " + sql)
+        return state is not None and c.may_end(state)
+
+    assert ok("WITH big AS (SELECT * FROM hotels WHERE stars > 3), n AS (SELECT 1 AS one) SELECT big.name FROM big, n")
+    assert ok("WITH RECURSIVE c AS (SELECT 1 AS x UNION ALL SELECT x + 1 FROM c WHERE x < 5) SELECT x FROM c")
+    assert c.advance(SqlState(), " SELECT name FROM big") is None
+    assert c.advance(SqlState(), " WITH big AS (SELECT * FROM hotels) SELECT name FROM bog") is None
