@@ -957,7 +957,8 @@ class ValueConstraint:
         if state.mode == "squote":
             return text[text.rfind("'") + 1:]
         if state.mode == "code" and (state.word[:1].isdigit() or state.after == "point"):
-            return _NUMBER_END.search(text).group()
+            number = _NUMBER_END.search(text)  # none after a space: "78.2. " writes no number any more
+            return number.group() if number else ""
         return ""
 
     def allows_next(self, written: str, token: int) -> bool:

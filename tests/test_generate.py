@@ -488,6 +488,19 @@ def test_question_values_reads_numbers_dates_and_number_words():
     assert question_values("How many singers?")[1] == {"0", "1"}
 
 
+def test_value_constraint_reads_no_number_after_a_point_and_a_space(tokenizer, splits):
+    # a model wrote "... > 78.2. ": the lexer is after a point, and no number ends the text
+    from t2sql_lib.generate import ValueConstraint
+
+    vocab = TokenVocab.from_tokenizer(tokenizer)
+    ex = splits["test"][0]
+    vc = ValueConstraint(SchemaConstraint(ex.schema, vocab), "Which ones are over 78.2?")
+    written = f"SELECT * FROM {ex.schema.tables[0].name} WHERE 1 > 78.2. "
+    logits = vc(tokenizer.encode(written, allowed_special="all"), torch.zeros(len(vocab.texts)))
+    assert logits.shape == (len(vocab.texts),)
+    assert isinstance(vc.allows_next(written, vocab.eos_id), bool)
+
+
 def test_value_constraint_accepts_values_from_the_question_only(tokenizer, splits):
     from t2sql_lib.generate import ValueConstraint
 
