@@ -8,11 +8,16 @@ seeded sample of Spider's human-written dev questions (``--spider-dev N``). Exam
 
     python benchmarks/bench_user_questions.py --model outputs/demo
     python benchmarks/bench_user_questions.py --model outputs/a outputs/b --decoding greedy
+    python benchmarks/bench_user_questions.py --sets "template validation,template test" --join-keys both
+
+``--join-keys both`` scores the decoder with and without chapter 6's join-key rule (``ON A.x = B.y`` only on
+declared keys; off by default, since Spider's gold queries also join on undeclared ones).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import time
 from collections import defaultdict
@@ -20,17 +25,33 @@ from collections import defaultdict
 import torch
 
 from t2sql_lib.ask import load_model_folder
-from t2sql_lib.generate import BEST_DECODING
+from t2sql_lib.evaluate import evaluate
+from t2sql_lib.generate import BEST_DECODING, DECODERS, DecodingSettings, decode_sql
 from t2sql_lib.sft import evaluate_model
 from t2sql_lib.synth import load_generated
 from t2sql_lib.user_questions import load_user_questions
 from t2sql_lib.value_hints import add_value_hints
 
 
-def score(loaded, examples, decoding: str):
+def score(loaded, examples, decoding: DecodingSettings):
     """The execution report of ``loaded``'s SQL for ``examples`` with ``decoding``."""
-    return evaluate_model(loaded.model, loaded.tokenizer, examples, max_new_tokens=128, batch_size=32,
-                          decoding=decoding)
+    if decoding.name == "greedy":
+        return evaluate_model(loaded.model, loaded.tokenizer, examples, max_new_tokens=128, batch_size=32)
+    return evaluate(examples, decode_sql(loaded.model, loaded.tokenizer, examples, decoding, batch_size=32))
+
+
+def decoders_for(name: str, join_keys: str) -> dict[str, DecodingSettings]:
+    """Greedy and ``name`` (with the join-key rule ``off``, ``on`` or ``both``), by column label."""
+    chosen = {"greedy": DECODERS["greedy"]}
+    if name == "greedy":
+        return chosen
+    if name not in DECODERS:
+        raise SystemExit(f"--decoding {name!r}: expected one of {sorted(DECODERS)}")
+    base = dataclasses.replace(DECODERS[name], max_new_tokens=128)
+    for rule in (["off", "on"] if join_keys == "both" else [join_keys]):
+        label = name if rule == "off" else f"{name} +join keys"
+        chosen[label] = dataclasses.replace(base, join_keys=rule == "on")
+    return chosen
 
 
 def by_style(report, examples) -> dict[str, tuple[int, int]]:
@@ -60,11 +81,13 @@ def main() -> None:
     parser.add_argument("--model", nargs="+", default=["outputs/demo"], help="model folders (default: outputs/demo)")
     parser.add_argument("--decoding", default=BEST_DECODING, help=f"the decoder beside greedy (default: {BEST_DECODING})")
     parser.add_argument("--template-questions", type=int, default=500,
-                        help="generator test questions scored (the demo's first 500; default 500)")
+                        help="generator questions scored per template set (the first N; default 500)")
     parser.add_argument("--sets", default="user validation,user test,template test",
                         help="which question sets, comma-separated (default: all three)")
     parser.add_argument("--spider-dev", type=int, default=200,
                         help="with --sets 'spider dev': a seeded sample of this many Spider dev questions (default 200)")
+    parser.add_argument("--join-keys", choices=["off", "on", "both"], default="off",
+                        help="chapter 6's join-key rule in the decoder beside greedy (default: off, as t2sql ask)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -72,33 +95,35 @@ def main() -> None:
     loaders = {"user validation": lambda: load_user_questions("validation"),
                "user test": lambda: load_user_questions("test"),
                "template test": lambda: load_generated(n_examples=34104, seed=0, splits=["test"])["test"][
-                   : args.template_questions]}
+                   : args.template_questions],
+               "template validation": lambda: load_generated(n_examples=34104, seed=0, splits=["validation"])[
+                   "validation"][: args.template_questions]}
     loaders["spider dev"] = lambda: spider_dev_sample(args.spider_dev)
     unknown = [w for w in wanted if w not in loaders]
     if unknown:
         parser.error(f"--sets: unknown {unknown}; expected some of {sorted(loaders)}")
     sets = {name: loaders[name]() for name in wanted}
-    decoders = ["greedy"] if args.decoding == "greedy" else ["greedy", args.decoding]
+    decoders = decoders_for(args.decoding, args.join_keys)
     for path in args.model:
         loaded = load_model_folder(path)
         hints = bool(loaded.config.get("demo", {}).get("value_hints"))
         print(f"\n== {path} ({'with' if hints else 'without'} value hints) ==")
-        print(f"{'questions':<16} {'n':>4} " + " ".join(f"{d[:28]:>28}" for d in decoders) + "  valid SQL")
+        print(f"{'questions':<16} {'n':>4} " + " ".join(f"{d[:44]:>44}" for d in decoders) + "  valid SQL")
         styles = {}
         for name, examples in sets.items():
             start = time.perf_counter()
             if hints:
                 examples = add_value_hints(examples)
-            reports = [score(loaded, examples, d) for d in decoders]
+            reports = [score(loaded, examples, d) for d in decoders.values()]
             accs = [r.summary()["all"]["execution_accuracy"] for r in reports]
             valid = reports[-1].summary()["all"]["valid_sql"]
-            print(f"{name:<16} {len(examples):>4} " + " ".join(f"{a:>28.1%}" for a in accs)
+            print(f"{name:<16} {len(examples):>4} " + " ".join(f"{a:>44.1%}" for a in accs)
                   + f"  {valid:>9.1%}  ({time.perf_counter() - start:.0f} s)")
             if name.startswith("user"):
                 styles[name] = by_style(reports[-1], examples)
         if not styles:
             continue
-        print(f"\nuser-phrased questions by register ({decoders[-1]}): right / questions")
+        print(f"\nuser-phrased questions by register ({list(decoders)[-1]}): right / questions")
         names = sorted({s for v in styles.values() for s in v})
         for s in names:
             cells = [f"{v[s][0]:>3}/{v[s][1]:<3} {v[s][0] / v[s][1]:>6.1%}" if s in v else " " * 14

@@ -22,7 +22,7 @@
    ``eval_every`` steps the loss on the validation databases' SQL and the execution accuracy of greedy SQL on a
    fixed subset of them are logged; the loss picks the best checkpoint and stops the run when it stops improving.
 5. The best checkpoint writes SQL for the held-out test databases, greedily and with chapter 6's best decoder
-   (``DemoConfig.decoding``: beams that write only the schema's names, join keys that meet, and the question's
+   (``DemoConfig.decoding``: beams that write only the schema's names and the question's
    values, the first that executes and returns rows); the SQL is
    executed and scored: execution accuracy, exact match, valid-SQL rate, with right and wrong examples. The laptop
    demo also scores the questions written by hand in people's words about the test databases
