@@ -108,7 +108,7 @@ def main() -> None:
         loaded = load_model_folder(path)
         hints = bool(loaded.config.get("demo", {}).get("value_hints"))
         print(f"\n== {path} ({'with' if hints else 'without'} value hints) ==")
-        print(f"{'questions':<16} {'n':>4} " + " ".join(f"{d[:44]:>44}" for d in decoders) + "  valid SQL")
+        print(f"{'questions':<16} {'n':>4} " + " ".join(f"{d[:46]:>46}" for d in decoders) + "  valid SQL")
         styles = {}
         for name, examples in sets.items():
             start = time.perf_counter()
@@ -117,7 +117,7 @@ def main() -> None:
             reports = [score(loaded, examples, d) for d in decoders.values()]
             accs = [r.summary()["all"]["execution_accuracy"] for r in reports]
             valid = reports[-1].summary()["all"]["valid_sql"]
-            print(f"{name:<16} {len(examples):>4} " + " ".join(f"{a:>44.1%}" for a in accs)
+            print(f"{name:<16} {len(examples):>4} " + " ".join(f"{a:>46.1%}" for a in accs)
                   + f"  {valid:>9.1%}  ({time.perf_counter() - start:.0f} s)")
             if name.startswith("user"):
                 styles[name] = by_style(reports[-1], examples)
