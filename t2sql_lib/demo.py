@@ -353,6 +353,22 @@ def build_datasets(config: DemoConfig, preset: Preset, tokenizer: Any, train_ex:
     return train_ds, val_ds
 
 
+def score_user_questions(model: torch.nn.Module, tokenizer: Any, config: DemoConfig,
+                         info: dict[str, Any]) -> tuple[EvalReport | None, EvalReport | None]:
+    """The questions in people's words about the test databases, greedy and with ``config.decoding``; ``(None,
+    None)`` when ``config`` does not score them."""
+    if not config.scores_user_questions():
+        return None, None
+    from .user_questions import load_user_questions
+
+    user_test = load_user_questions("test")
+    if config.people_words()[1]:  # asked the way the model was trained: with value hints
+        from .value_hints import add_value_hints
+
+        user_test = add_value_hints(user_test)
+    return score_questions(model, tokenizer, user_test, config, {**info, "questions": "user-phrased"})
+
+
 def run_demo(config: DemoConfig | None = None) -> DemoResult:
     """Run the whole pipeline of the module docstring under ``config``; print progress and the final numbers."""
     from .checkpoint import BEST, has_checkpoint, load_checkpoint
@@ -435,17 +451,7 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
     info = {"split": "test", "databases": db_names["test"], "step": result.best_step}
     t0 = time.perf_counter()
     greedy_report, report = score_questions(model, tokenizer, test_subset, config, info)
-    user_greedy = user_report = None
-    if config.scores_user_questions():
-        from .user_questions import load_user_questions
-
-        user_test = load_user_questions("test")
-        if config.people_words()[1]:  # asked the way the model was trained: with value hints
-            from .value_hints import add_value_hints
-
-            user_test = add_value_hints(user_test)
-        user_greedy, user_report = score_questions(model, tokenizer, user_test, config,
-                                                   {**info, "questions": "user-phrased"})
+    user_greedy, user_report = score_user_questions(model, tokenizer, config, info)
     test_time = time.perf_counter() - t0
     wall = time.perf_counter() - t_start
 
