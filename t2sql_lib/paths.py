@@ -75,17 +75,19 @@ def use_offline_tiktoken_cache() -> Path | None:
 
 
 def display_path(path: str | Path) -> str:
-    """``path`` as printed to a person: relative to the checkout (``outputs/demo``), else to the folder that holds
-    the checkout (``shared/datasets/spider/database`` beside it), else to the working folder, else as given. Stored
+    """``path`` as printed to a person: relative to the checkout (``outputs/demo``), else to the working folder, else
+    to the folder that holds the checkout (``shared/datasets/spider/database`` beside it), else as given. Stored
     notebook outputs then show no path of the machine that ran them."""
     path = Path(path)
     if not path.is_absolute():
         return str(path)
     root = project_root()
-    bases = [root, root.parent] if root is not None else []
-    for base in [*bases, Path.cwd()]:
-        try:
-            return str(path.resolve().relative_to(base.resolve()))
-        except ValueError:
-            continue
+    bases = [root, Path.cwd(), root.parent] if root is not None else [Path.cwd()]
+    for base in bases:
+        # as written first (a shared folder may be a link beside the checkout), then with links resolved
+        for a, b in ((Path(os.path.abspath(path)), Path(os.path.abspath(base))), (path.resolve(), base.resolve())):
+            try:
+                return str(a.relative_to(b))
+            except ValueError:
+                continue
     return str(path)

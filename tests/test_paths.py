@@ -25,3 +25,14 @@ def test_a_path_elsewhere_prints_as_given(tmp_path):
     if root is not None and root.parent == Path(tmp_path.anchor):
         pytest.skip("the checkout sits at the top of the disk: every path is beside it")
     assert display_path(elsewhere) == str(elsewhere)
+
+
+def test_a_linked_folder_beside_the_checkout_prints_relative(tmp_path, monkeypatch):
+    import t2sql_lib.paths as paths
+
+    (tmp_path / "real" / "datasets").mkdir(parents=True)
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "shared").symlink_to(tmp_path / "real", target_is_directory=True)
+    monkeypatch.setattr(paths, "project_root", lambda: tmp_path / "repo")
+    monkeypatch.chdir(tmp_path / "repo")
+    assert display_path(tmp_path / "shared" / "datasets") == str(Path("shared/datasets"))
