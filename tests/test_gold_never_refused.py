@@ -168,15 +168,25 @@ def test_a_keyword_is_not_an_operand(splits, tokenizer):
         assert ok(sql), sql
 
 
+def hotel_constraint(splits, tokenizer) -> SchemaConstraint:
+    """The schema constraint of the hotel database, over ``tokenizer``'s vocabulary."""
+    return SchemaConstraint(next(e.schema for e in splits["test"] if e.db_id == "hotel"),
+                            TokenVocab.from_tokenizer(tokenizer))
+
+
+def completes(c: SchemaConstraint, sql: str) -> bool:
+    """Whether ``c`` lets ``sql`` be written whole and end there."""
+    state = c.advance(SqlState(), " " + sql)
+    return state is not None and c.may_end(state)
+
+
 def test_names_defined_later_are_checked_when_defined(splits, tokenizer):
     """An alias may be used before the FROM that defines it, under any name; its columns are checked once it is
     bound to a table, and the query may not end while a name it used is undefined."""
-    vocab = TokenVocab.from_tokenizer(tokenizer)
-    c = SchemaConstraint(next(e.schema for e in splits["test"] if e.db_id == "hotel"), vocab)
+    c = hotel_constraint(splits, tokenizer)
 
     def ok(sql: str) -> bool:
-        state = c.advance(SqlState(), " " + sql)
-        return state is not None and c.may_end(state)
+        return completes(c, sql)
 
     assert ok("SELECT guest.name, r.floor FROM guests guest, rooms AS r")
     assert c.advance(SqlState(), " SELECT h.nme FROM hotels AS h ") is None  # hotels has no column nme
@@ -194,12 +204,10 @@ def test_names_defined_later_are_checked_when_defined(splits, tokenizer):
 
 def test_with_names_stand_after_from(splits, tokenizer):
     """``WITH t AS (...)`` defines names that may follow FROM like tables; no other name may."""
-    vocab = TokenVocab.from_tokenizer(tokenizer)
-    c = SchemaConstraint(next(e.schema for e in splits["test"] if e.db_id == "hotel"), vocab)
+    c = hotel_constraint(splits, tokenizer)
 
     def ok(sql: str) -> bool:
-        state = c.advance(SqlState(), " " + sql)
-        return state is not None and c.may_end(state)
+        return completes(c, sql)
 
     assert ok("WITH big AS (SELECT * FROM hotels WHERE stars > 3), n AS (SELECT 1 AS one) SELECT big.name FROM big, n")
     assert ok("WITH RECURSIVE c AS (SELECT 1 AS x UNION ALL SELECT x + 1 FROM c WHERE x < 5) SELECT x FROM c")
