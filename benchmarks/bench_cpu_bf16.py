@@ -2,7 +2,7 @@
 (``attention.fused_attention``, what ``train.precision=bf16`` runs on a CPU with native bf16), and in bf16 with
 attention in bf16 too, timed side by side.
 
-The demo's model (``DEMO_OVERRIDES``), tokenizer and shared-schema batches (8 questions after one schema), the same
+The demo's model (the ``demo`` preset), tokenizer and shared-schema batches (8 questions after one schema), the same
 initial weights for every mode. Each mode trains ``--steps`` steps through the engine's own pieces (forward under
 ``Precision.autocast``, summed loss, backward, Muon + AdamW step); the modes alternate ``--rounds`` times, and the
 best median step time of each after ``--warmup`` steps gives the ratio to fp32. The mean loss of each mode's steps
@@ -50,7 +50,8 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=6000, help="training questions to build batches from")
     args = parser.parse_args()
 
-    from t2sql_lib.demo import DemoConfig, available_cpus, build_tokenizer
+    from t2sql_lib.demo import DemoConfig, available_cpus
+    from t2sql_lib.sft import build_tokenizer
     from t2sql_lib.model import GPTConfig, GPTModel
     from t2sql_lib.sft import SharedSchemaBatches, SharedSchemaCollator, SharedSchemaLM, special_id
     from t2sql_lib.special_tokens import PAD

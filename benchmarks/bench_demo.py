@@ -1,6 +1,6 @@
 """The CPU demo's quality and time, and what loss masking is worth at the same step budget.
 
-Run: ``.venv/bin/python benchmarks/bench_demo.py [--preset laptop] [section.key=value ...]`` trains the demo
+Run: ``.venv/bin/python benchmarks/bench_demo.py [--preset demo] [section.key=value ...]`` trains the demo
 (``t2sql_lib.demo``) from scratch and prints its wall time and the execution accuracy, exact match and
 valid-SQL rate of its SQL on the held-out test databases. The target of the issue: at least 60% execution
 accuracy in under 10 minutes on 2 cores. The load average is printed before and after, since other
@@ -106,7 +106,7 @@ def compare_seeds(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("overrides", nargs="*", metavar="section.key=value", help="settings after the demo's")
-    parser.add_argument("--preset", default="laptop", help="the preset the demo starts from (default: laptop)")
+    parser.add_argument("--preset", default="demo", help="the preset the demo trains (default: demo)")
     parser.add_argument("--tokenizer", choices=("bpe", "gpt2"), default="bpe")
     parser.add_argument("--val-examples", type=int, default=150)
     parser.add_argument("--test-examples", default="500", metavar="N|all")

@@ -1,7 +1,7 @@
 """What reading each schema once saves in training: the demo's model and data, one prompt per question vs
 ``sft.SharedSchemaBatches`` + ``SharedSchemaLM``, timed side by side.
 
-The demo's model (``DEMO_OVERRIDES``: RoPE and a copy head, 4 x 128) from the same weights, the demo's tokenizer and
+The demo's model (the ``demo`` preset: RoPE and a copy head, 4 x 128) from the same weights, the demo's tokenizer and
 training split. Each layout trains ``--steps`` steps of ``train.batch_size`` questions (forward, summed loss,
 backward, AdamW) on its own batches: one prompt per question in length-grouped batches (the demo's
 ``questions_per_schema=1``), and groups of 4 and 8 questions after one schema. The layouts alternate
@@ -32,7 +32,8 @@ def main() -> None:
     parser.add_argument("--groups", type=int, nargs="+", default=[4, 8], help="questions per schema to time")
     args = parser.parse_args()
 
-    from t2sql_lib.demo import DemoConfig, available_cpus, build_tokenizer
+    from t2sql_lib.demo import DemoConfig, available_cpus
+    from t2sql_lib.sft import build_tokenizer
     from t2sql_lib.model import GPTConfig, GPTModel
     from t2sql_lib.sft import (
         LengthGroupedBatches,

@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python benchmarks/bench_spider_quality.py [--preset laptop] [--max-minutes 7] [--dev-examples N]
 [section.key=value ...]``. The same pieces as the CPU demo (``t2sql_lib.demo``): chapter 1's BPE trained on the
-training prompts and SQL (``demo.build_tokenizer``), ``SFTDataset`` with the prompt masked out of the loss,
+training prompts and SQL (``sft.build_tokenizer``), ``SFTDataset`` with the prompt masked out of the loss,
 ``LengthGroupedBatches``, the engine (``t2sql_lib.train.train``) and ``evaluate_model``, which decodes greedily
 and scores with the project's executor and metrics (Spider's official rules). Printed: Spider dev execution accuracy,
 exact set match and valid-SQL rate, overall and per Spider hardness bucket, the steps trained and the wall time.
@@ -37,7 +37,9 @@ from pathlib import Path
 import torch
 
 from t2sql_lib.config import get_preset
-from t2sql_lib.demo import available_cpus, build_tokenizer, examples_table, tokenizer_json
+from t2sql_lib.demo import available_cpus, examples_table
+from t2sql_lib.model_folder import tokenizer_json
+from t2sql_lib.sft import build_tokenizer
 from t2sql_lib.model import GPTConfig, GPTModel
 from t2sql_lib.paths import outputs_dir
 from t2sql_lib.sft import (

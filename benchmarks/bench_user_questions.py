@@ -24,7 +24,7 @@ from collections import defaultdict
 
 import torch
 
-from t2sql_lib.ask import load_model_folder
+from t2sql_lib.model_folder import load_model_folder
 from t2sql_lib.evaluate import evaluate
 from t2sql_lib.generate import BEST_DECODING, DECODERS, DecodingSettings, decode_sql
 from t2sql_lib.sft import evaluate_model

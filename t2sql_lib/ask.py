@@ -1,98 +1,28 @@
 """``t2sql ask``: answer a question about a SQLite database with a trained model folder.
 
-A model folder is what ``t2sql demo`` (``t2sql_lib.demo.save_outputs``) writes: ``model.safetensors``,
-``tokenizer.json`` (a ``BPETokenizer``, or ``{"type": "tiktoken", ...}`` for GPT-2's) and ``config.json``,
-whose ``"model"`` section holds the ``GPTConfig`` fields. ``ask`` reads the database's schema, writes SQL with
+A model folder (``t2sql_lib.model_folder``) is what ``t2sql demo`` and ``t2sql train --task sft`` write:
+weights, tokenizer and settings. ``ask`` reads the database's schema, writes SQL with
 chapter 6's best decoding setting (``t2sql_lib.generate.BEST_DECODING``) and runs it with the safe executor.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from .generate import BEST_DECODING, DECODERS, DecodingSettings, decode_sql
+from .model_folder import LoadedModel, load_model_folder
 from .paths import outputs_dir
 from .schema import Example, Schema
 from .special_tokens import SPECIAL_TOKENS
 from .sql import ExecResult, execute_sql, read_schema
 
-MODEL_FILES = ("model.safetensors", "tokenizer.json", "config.json")
-
 
 def default_model_dir() -> Path:
     """Where ``t2sql demo`` writes its model: ``outputs/demo``."""
     return outputs_dir() / "demo"
-
-
-@dataclass
-class LoadedModel:
-    """A trained model in eval mode, its tokenizer and the folder's settings."""
-
-    model: torch.nn.Module
-    tokenizer: Any
-    config: dict[str, Any]
-    path: Path
-
-
-def load_tokenizer_file(path: str | Path) -> Any:
-    """A model folder's ``tokenizer.json``: a ``BPETokenizer``, or GPT-2's encoding with the course's special tokens."""
-    from .tokenizer import BPETokenizer, gpt2_with_special_tokens
-
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from err
-    if isinstance(data, dict) and data.get("type") == "tiktoken":
-        return gpt2_with_special_tokens()
-    return BPETokenizer.from_dict(data, source=str(path))
-
-
-def load_model_folder(path: str | Path | None = None) -> LoadedModel:
-    """Load ``model.safetensors``, ``tokenizer.json`` and ``config.json`` from ``path`` (default ``outputs/demo``).
-
-    A missing folder or file raises FileNotFoundError naming it and how to make one.
-    """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_model
-
-    from .model import GPTConfig, GPTModel
-
-    path = Path(path) if path is not None else default_model_dir()
-    how = "train one with `t2sql demo` (it writes outputs/demo) or pass --model DIR"
-    if not path.is_dir():
-        raise FileNotFoundError(f"no model folder at {path}: {how}")
-    missing = [name for name in MODEL_FILES if not (path / name).is_file()]
-    if missing:
-        raise FileNotFoundError(f"the model folder {path} has no {', '.join(missing)}: {how}")
-    try:
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        model_cfg = GPTConfig(**config["model"])
-    except (KeyError, TypeError, ValueError) as err:  # ValueError: bad JSON, or GPTConfig's own checks
-        raise ValueError(f"{path / 'config.json'}: no valid \"model\" section of GPTConfig fields ({err})") from None
-    tokenizer = load_tokenizer_file(path / "tokenizer.json")
-    if tokenizer.n_vocab > model_cfg.vocab_size:
-        raise ValueError(f"{path}: the tokenizer has {tokenizer.n_vocab} ids but the model only {model_cfg.vocab_size}")
-    try:
-        model = GPTModel(model_cfg)
-    except (TypeError, ValueError, RuntimeError) as err:  # fields of the right names but impossible values
-        raise ValueError(f"{path / 'config.json'}: the \"model\" section does not describe a GPT ({err})") from None
-    weights = path / "model.safetensors"
-    try:
-        load_model(model, str(weights))
-    except SafetensorError as err:  # truncated, or a damaged header
-        raise ValueError(f"{weights}: not a readable safetensors file ({err})") from None
-    except (OSError, RuntimeError, ValueError) as err:  # weights of another shape than config.json says
-        lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
-        raise ValueError(f"{weights}: cannot load the weights into the model config.json describes "
-                         f"({' '.join(lines[:2])[:300]})") from None
-    return LoadedModel(model.eval(), tokenizer, config, path)
 
 
 @dataclass
@@ -128,7 +58,7 @@ def ask(db_path: str | Path, question: str, model: LoadedModel | str | Path | No
     db_path = Path(db_path)
     if not db_path.is_file():
         raise FileNotFoundError(f"no SQLite database at {db_path}")
-    loaded = model if isinstance(model, LoadedModel) else load_model_folder(model)
+    loaded = model if isinstance(model, LoadedModel) else load_model_folder(model or default_model_dir())
     schema = read_schema(db_path)
     settings = DECODERS[decoding] if isinstance(decoding, str) else decoding
     if loaded.config.get("demo", {}).get("value_hints"):  # the model was trained with them: ask with them

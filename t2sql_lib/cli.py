@@ -159,9 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="train and evaluate a text-to-SQL model end to end on the CPU")
     p.add_argument("overrides", nargs="*", metavar="section.key=value",
                    help="settings to change after the demo's own, e.g. train.max_steps=300")
-    p.add_argument("--preset", default="laptop",
-                   help="preset to start from (default: laptop, reshaped by the demo's overrides; another preset "
-                        "is used as it is). $T2SQL_PRESET is ignored: the demo has its own size")
+    p.add_argument("--preset", default="demo",
+                   help="preset to train (default: demo, `t2sql presets` lists them; or a YAML/JSON file). "
+                        "$T2SQL_PRESET is ignored: the demo has its own size")
     p.add_argument("--tokenizer", choices=("bpe", "gpt2"), default="bpe",
                    help="bpe: chapter 1's BPE trained on the training split (default); gpt2: GPT-2's")
     p.add_argument("--no-mask-prompt", action="store_true", help="train on every token, the prompt too")
@@ -174,17 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decoding", choices=sorted(DECODERS), default=BEST_DECODING,
                    help=f"how the final test SQL is written (default: {BEST_DECODING}); greedy is always scored too")
 
-    from .demo import DEMO_QUESTION_VARIETY, DEMO_SHARED_SCHEMA
-
     p.add_argument("--questions-per-schema", type=int, default=None, metavar="N",
                    help="train on groups of up to N questions about one database that share one reading of its "
-                        f"schema (default: {DEMO_SHARED_SCHEMA[0]} for the laptop demo, else 1: a prompt per question)")
+                        "schema (default: the preset's data.questions_per_schema; 1: a prompt per question)")
     p.add_argument("--schema-views", type=int, default=None, metavar="K",
                    help="with --questions-per-schema > 1: group the training questions K times, shuffled and "
-                        f"renamed anew (default: {DEMO_SHARED_SCHEMA[1]} for the laptop demo, else 1)")
+                        "renamed anew (default: the preset's data.schema_views)")
     p.add_argument("--question-variety", type=_fraction, default=None, metavar="F",
                    help="fraction of training questions reworded by the surface grammar (t2sql_lib.synth.surface; "
-                        f"default: {DEMO_QUESTION_VARIETY} for the laptop demo, else 0; 0: the patterns' wording only)")
+                        "default: the preset's data.question_variety; 0: the patterns' wording only)")
     p.add_argument("--spider-questions", type=int, default=0, metavar="N",
                    help="mix N of Spider's human-written training questions into training (Spider from "
                         "$T2SQL_SPIDER_DIR, data/raw/spider or ../shared; default 0)")

@@ -78,16 +78,22 @@ class DataSettings:
     n_synth_examples: int = 20_000
     tokenizer_vocab_size: int = 4096
     max_examples_per_dataset: int | None = None  # cap on Spider/WikiSQL examples (None: all)
+    # Questions about one database that share one reading of its schema in training (sft.SharedSchemaBatches);
+    # 1: every question has a prompt of its own. ``schema_views``: times the questions are grouped, renamed anew.
+    questions_per_schema: int = 1
+    schema_views: int = 1
+    question_variety: float = 0.0  # fraction of training questions reworded by the surface grammar (synth.surface)
+    value_hints: bool = False  # append the database values a question names (t2sql_lib.value_hints)
 
 
 # Ranges of the numeric settings, and the choices of the named ones; checked by ``check_setting``.
 _AT_LEAST_1 = {"vocab_size", "context_length", "emb_dim", "n_heads", "n_layers", "batch_size", "grad_accum_steps",
-               "max_steps", "tokenizer_vocab_size", "max_examples_per_dataset"}
+               "max_steps", "tokenizer_vocab_size", "max_examples_per_dataset", "questions_per_schema", "schema_views"}
 _AT_LEAST_0 = {"warmup_steps", "eval_every", "eval_batches", "early_stopping_patience", "log_every",
                "checkpoint_every_minutes", "weight_decay", "grad_clip", "n_synth_examples"}
 _POSITIVE = {"learning_rate", "muon_lr"}
 _BELOW_1 = {"drop_rate", "beta1", "beta2", "muon_momentum", "ema_decay"}  # 0 <= x < 1
-_UP_TO_1 = {"min_lr_ratio"}  # 0 <= x <= 1
+_UP_TO_1 = {"min_lr_ratio", "question_variety"}  # 0 <= x <= 1
 _CHOICES = {"pos_encoding": ("learned", "rope"), "precision": ("auto", "fp32", "bf16", "fp16"),
             "optimizer": ("adamw", "muon"), "early_stopping_mode": ("min", "max")}
 _EXPONENT = r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+"  # 1e-3: YAML 1.1 (PyYAML) reads it as a string
@@ -225,6 +231,23 @@ PRESETS: dict[str, Preset] = {
         ModelSettings(vocab_size=4096, context_length=512, emb_dim=192, n_heads=4, n_layers=4, drop_rate=0.1),
         TrainSettings(batch_size=16, learning_rate=1e-3, warmup_steps=100, max_steps=2_000, eval_every=200),
         DataSettings(n_synth_examples=20_000, tokenizer_vocab_size=4096, max_examples_per_dataset=5_000),
+    ),
+    # `make demo`: the laptop preset reshaped to train a text-to-SQL model in about 10 minutes on 2 CPU cores
+    # (each choice measured in benchmarks/RESULTS.md, "The CPU demo")
+    "demo": Preset(
+        "demo",
+        "`t2sql demo`: a text-to-SQL model trained from scratch in ~10 minutes on 2 CPU cores",
+        # narrower and one block deeper than laptop; rotary positions and the copy head learn to copy names sooner
+        ModelSettings(vocab_size=4096, context_length=512, emb_dim=128, n_heads=4, n_layers=5, drop_rate=0.0,
+                      pos_encoding="rope", copy_head=True),
+        # Muon on the blocks' matrices; bf16 where the CPU has it; the weight average is what is kept
+        TrainSettings(batch_size=16, learning_rate=2e-3, min_lr_ratio=0.3, warmup_steps=50, max_steps=2_000,
+                      eval_every=500, precision="bf16", optimizer="muon", muon_lr=0.01, eval_batches=16,
+                      early_stopping_metric="val_loss", early_stopping_mode="min", early_stopping_patience=3,
+                      ema_decay=0.99),
+        # 1,176 questions about each of the 29 generated databases; a schema read once for 8 questions, 4 groupings
+        DataSettings(n_synth_examples=34_104, tokenizer_vocab_size=1024, max_examples_per_dataset=5_000,
+                     questions_per_schema=8, schema_views=4),
     ),
     "gpu-t4": Preset(
         "gpu-t4",

@@ -8,30 +8,30 @@
    earlier token of the prompt, which most of a query's names and values are (``benchmarks/RESULTS.md`` compares
    each with the model without it at the same steps).
 4. Supervised training with the engine (``t2sql_lib.train``) on prompt + SQL with the prompt masked out of
-   the loss (``t2sql_lib.sft``); the laptop demo trains the blocks' matrices with Muon (chapter 4,
+   the loss (``t2sql_lib.sft``); the demo preset trains the blocks' matrices with Muon (chapter 4,
    ``t2sql_lib.muon``) and the rest with AdamW, which reaches in 2,000 steps a validation loss AdamW alone does not
    reach in 3,000, in bf16 where the CPU multiplies bf16 natively (``train.precision=bf16``); an average of the
    weights over the last ~100 steps (``train.ema_decay``) is what is evaluated and kept. Half the training
    examples have some schema words renamed to made-up words (in schema, question and SQL alike): with only 24
    training databases, a model otherwise learns their table and column names by heart and writes them on any
-   database; names it cannot know force it to copy from the prompt, which is what unseen databases need. The laptop
-   demo reads each schema once for 8 questions about its database (``sft.SharedSchemaBatches`` and
+   database; names it cannot know force it to copy from the prompt, which is what unseen databases need. The demo
+   preset reads each schema once for 8 questions about its database (``sft.SharedSchemaBatches`` and
    ``SharedSchemaLM``: each question sees the schema and itself only, so its loss is that of its own prompt) with
    one renaming per group: 95 tokens read per question instead of 284, 1.9x the
-   questions per second; other presets give every question its prompt, in batches of similar lengths. Every
+   questions per second (``data.questions_per_schema``); other presets give every question its prompt, in batches of similar lengths. Every
    ``eval_every`` steps the loss on the validation databases' SQL and the execution accuracy of greedy SQL on a
    fixed subset of them are logged; the loss picks the best checkpoint and stops the run when it stops improving.
 5. The best checkpoint writes SQL for the held-out test databases, greedily and with chapter 6's best decoder
    (``DemoConfig.decoding``: beams that write only the schema's names and the question's
    values, the first that executes and returns rows); the SQL is
-   executed and scored: execution accuracy, exact match, valid-SQL rate, with right and wrong examples. The laptop
-   demo also scores the questions written by hand in people's words about the test databases
+   executed and scored: execution accuracy, exact match, valid-SQL rate, with right and wrong examples. The demo
+   preset also scores the questions written by hand in people's words about the test databases
    (``t2sql_lib.user_questions``), the number that says whether the model understands users.
 6. Model, tokenizer, metrics and an accuracy-vs-step plot go to ``outputs/demo/``; the learned BPE is kept in
    ``outputs/cache/`` (the run folder's sibling) for the next run on the same data.
 
-Why these sizes (``DEMO_OVERRIDES``): the demo must fit in 10 minutes on 2 CPU cores, so it trades model
-width for steps; ``benchmarks/bench_demo.py`` measures it (and ``--compare-masking`` the loss masking).
+Why these sizes (the ``demo`` preset, ``t2sql presets``): the demo must fit in 10 minutes on 2 CPU cores, so it
+trades model width for steps; ``benchmarks/bench_demo.py`` measures it (and ``--compare-masking`` the loss masking).
 Training was tuned on the validation databases; the test databases are scored once, at the end. (Chapter 6's
 decoding rules come from reading wrong answers on the test databases; ``benchmarks/RESULTS.md`` checks them on the
 validation databases too.)
@@ -40,7 +40,6 @@ validation databases too.)
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 import warnings
@@ -54,8 +53,8 @@ import torch
 from .config import Preset, get_preset
 from .evaluate import EvalReport
 from .generate import BEST_DECODING
+from .model_folder import save_model_folder, tokenizer_json
 from .paths import display_path, outputs_dir
-from .prompts import build_example_text
 from .schema import Example
 from .sft import (
     LengthGroupedBatches,
@@ -64,6 +63,7 @@ from .sft import (
     SharedSchemaCollator,
     SharedSchemaLM,
     augment_with_renaming,
+    build_tokenizer,
     evaluate_model,
     execution_eval_fn,
     sft_collator,
@@ -71,69 +71,22 @@ from .sft import (
 )
 from .special_tokens import PAD
 
-# Whatever the preset, the best checkpoint is the one with the lowest loss on the validation databases' SQL. Not
-# their execution accuracy: a small model's can stay at exactly 0 for the first thousand steps or so, and a run that
-# waits for it to improve would stop there and keep its first checkpoint; and on 150 questions it is noisy (one
-# question is 0.7 points). Both are logged at every evaluation.
-EARLY_STOPPING: tuple[str, ...] = ("train.early_stopping_metric=val_loss", "train.early_stopping_mode=min")
-# The laptop preset, reshaped for a 10-minute, 2-core budget (tuned on the validation databases only).
-DEMO_PRESET = "laptop"
-DEMO_OVERRIDES: tuple[str, ...] = (  # each choice is measured in benchmarks/RESULTS.md, "The CPU demo"
-    "model.context_length=512",
-    "model.emb_dim=128",
-    "model.n_heads=4",
-    "model.n_layers=5",  # Muon's lower loss per step pays for a fifth block within the budget
-    "model.pos_encoding=rope",  # rotary positions: copying names from the prompt is learned far sooner
-    "model.copy_head=true",  # a pointer-generator output: names and values copied from the prompt
-    "model.drop_rate=0.0",
-    "train.batch_size=16",
-    # Muon (chapter 4) on the blocks' matrices, AdamW at 2e-3 on the rest: a lower validation loss at 2,000 steps
-    # than AdamW alone or Muon at 0.02 or 0.005, for ~15% more time per step
-    "train.optimizer=muon",
-    "train.muon_lr=0.01",
-    "train.learning_rate=0.002",
-    "train.warmup_steps=50",
-    "train.min_lr_ratio=0.3",  # the cosine ends at 0.3 x the peak: at 0.1 the validation loss rises at the end
-    # bf16 matrix products where the CPU has them natively (train.cpu_supports_bf16; elsewhere the engine warns and
-    # trains in fp32): faster steps (bench_cpu_bf16.py), kept as a margin on the time budget
-    "train.precision=bf16",
-    "train.max_steps=2000",  # with the schema read once per 8 questions, what fits 10 minutes on 2 cores
-    "train.ema_decay=0.99",  # an average of the weights over the last ~100 steps is evaluated and kept (chapter 4)
-    "train.eval_every=500",
-    "train.eval_batches=16",  # 256 questions' SQL loss picks the checkpoint: fewer are too noisy to pick by
-    "train.early_stopping_patience=3",
-    # 1,176 questions about each of the 29 generated databases (28,224 about the 24 training ones): more training
-    # schemas, not more questions, are what carries to unseen databases
-    "data.n_synth_examples=34104",
-    "data.tokenizer_vocab_size=1024",
-)
-
-# Fraction of the demo's training questions reworded by the surface grammar (synth.surface): 0, since rewording
-# lowered the generator's test questions and did not raise the user-phrased ones ("Questions in people's words")
-DEMO_QUESTION_VARIETY = 0.0
-# Value hints (t2sql_lib.value_hints) in the laptop demo: off for the same measurement
-DEMO_VALUE_HINTS = False
-# Questions per schema and groupings for the demo (sft.SharedSchemaBatches): 8 questions after one schema read once
-# (95 tokens read per question instead of 284: 1.9x the questions per second), grouped 4 times (3,544 batches of 16)
-DEMO_SHARED_SCHEMA: tuple[int, int] = (8, 4)
-
 
 @dataclass
 class DemoConfig:
     """What the demo runs: a preset and overrides, the tokenizer, the evaluation sizes, where to write."""
 
-    preset: str = DEMO_PRESET
-    overrides: Sequence[str] | None = None  # None: DEMO_OVERRIDES for the laptop preset, none for another
-    extra_overrides: Sequence[str] = ()  # applied after ``overrides`` (the command line's ``section.key=value``)
+    preset: str = "demo"  # a preset name (config.PRESETS, `t2sql presets`) or a YAML/JSON file
+    extra_overrides: Sequence[str] = ()  # ``section.key=value`` changes to the preset (the command line's)
     tokenizer: str = "bpe"  # "bpe": chapter 1's BPE trained on the training split; "gpt2": GPT-2's, with the specials
     mask_prompt: bool = True  # score only the SQL (and <|endoftext|>); False scores the prompt too
     # Fraction of training questions rewritten by the surface grammar (synth.surface: openers, words for comparisons
     # and aggregates, synonyms, politeness, typing), so that the model meets people's ways of asking.
-    # None: DEMO_QUESTION_VARIETY for the laptop demo, else 0.
+    # None: the preset's ``data.question_variety``.
     question_variety: float | None = None
     # Append to every question the database values it names, spelt as stored (t2sql_lib.value_hints), in training
     # and in scoring; with them, the surface grammar also lower-cases values (people type "fairhaven").
-    # None: DEMO_VALUE_HINTS for the laptop demo, else off.
+    # None: the preset's ``data.value_hints``.
     value_hints: bool | None = None
     # Human-written Spider training questions (from $T2SQL_SPIDER_DIR, data/raw/spider or ../shared) mixed into the
     # training split, their SQL in the generator's style (sqlglot: upper-case keywords); 0: none. Skipped, saying
@@ -146,7 +99,7 @@ class DemoConfig:
     # Questions about one database that share one reading of its schema in training (sft.SharedSchemaBatches,
     # SharedSchemaLM): 1 gives every question a prompt of its own; more process fewer tokens for the same loss.
     # ``schema_views``: how many times the training questions are grouped (each time shuffled and renamed anew).
-    # None: the demo's (DEMO_SHARED_SCHEMA) for the laptop preset with the demo's overrides, else 1 and 1.
+    # None: the preset's ``data.questions_per_schema`` and ``data.schema_views``.
     questions_per_schema: int | None = None
     schema_views: int | None = None
     group_by_length: bool = True  # batches of similar lengths (sft.LengthGroupedBatches): fewer pads to compute
@@ -164,36 +117,28 @@ class DemoConfig:
     progress: bool = True
     n_examples_shown: int = 3  # right and wrong predictions printed at the end
     # also score the questions written in people's words about the test databases (data/user_questions);
-    # None: for the laptop demo (a tiny model's score on them is zero and costs the notebooks time)
+    # None: with the demo preset (a tiny model's score on them is zero and costs the notebooks time)
     user_questions: bool | None = None
 
     def preset_settings(self) -> Preset:
-        """The preset with ``EARLY_STOPPING``, the demo's overrides, then ``extra_overrides`` applied."""
-        overrides = self.overrides
-        if overrides is None:
-            overrides = DEMO_OVERRIDES if self.preset == DEMO_PRESET else ()
-        return get_preset(self.preset).with_overrides([*EARLY_STOPPING, *overrides, *self.extra_overrides])
-
-    def is_laptop_demo(self) -> bool:
-        """The laptop preset with the demo's own overrides: the recipe ``make demo`` runs."""
-        return self.preset == DEMO_PRESET and self.overrides is None
+        """The preset with ``extra_overrides`` applied."""
+        return get_preset(self.preset).with_overrides(list(self.extra_overrides))
 
     def people_words(self) -> tuple[float, bool]:
-        """``(question_variety, value_hints)`` with their defaults filled in."""
-        demo = self.is_laptop_demo()
-        variety = self.question_variety if self.question_variety is not None else (
-            DEMO_QUESTION_VARIETY if demo else 0.0)
-        return variety, self.value_hints if self.value_hints is not None else (DEMO_VALUE_HINTS and demo)
+        """``(question_variety, value_hints)`` with the preset's filled in."""
+        data = self.preset_settings().data
+        return (self.question_variety if self.question_variety is not None else data.question_variety,
+                self.value_hints if self.value_hints is not None else data.value_hints)
 
     def scores_user_questions(self) -> bool:
         """``user_questions`` with its default filled in."""
-        return self.user_questions if self.user_questions is not None else self.is_laptop_demo()
+        return self.user_questions if self.user_questions is not None else self.preset == "demo"
 
     def shared_schema(self) -> tuple[int, int]:
-        """``(questions_per_schema, schema_views)`` with their defaults filled in."""
-        # (a loss on every token, mask_prompt=False, needs every question's prompt: 1)
-        demo = self.is_laptop_demo() and self.mask_prompt
-        default = DEMO_SHARED_SCHEMA if demo else (1, 1)
+        """``(questions_per_schema, schema_views)`` with the preset's filled in; a loss on every token
+        (``mask_prompt=False``) needs every question's own prompt: (1, 1)."""
+        data = self.preset_settings().data
+        default = (data.questions_per_schema, data.schema_views) if self.mask_prompt else (1, 1)
         return (self.questions_per_schema if self.questions_per_schema is not None else default[0],
                 self.schema_views if self.schema_views is not None else default[1])
 
@@ -242,67 +187,6 @@ def available_cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
-
-
-def build_tokenizer(kind: str, train_examples: Sequence[Example], vocab_size: int, renamed: bool = False,
-                    cache_dir: str | Path | None = None) -> Any:
-    """``bpe``: a ``BPETokenizer`` of ``vocab_size`` ids learned from the training examples' text (their
-    prompts and SQL, never validation or test); ``gpt2``: GPT-2's encoding plus the course's special tokens.
-
-    ``renamed=True`` learns the merges from the same text with every schema word replaced by a made-up word
-    (``sft.augment_with_renaming`` at rate 1). Merges learned from the training databases' text otherwise spend the
-    vocabulary on their table and column names: a training name is then one token and an unseen name five
-    odd pieces, so what the model learns about copying names does not transfer. With the names renamed
-    away, the merges are SQL, English and syllables, and training and unseen names are cut alike (the
-    sequences are longer, and a gold query of the validation databases is more likely: ``benchmarks/RESULTS.md``).
-
-    ``cache_dir``: keep the learned BPE there, named by a hash of its training text, its size and the tokenizer
-    module's code, and reuse it when all three are the same (learning it takes ~30 s of a demo run).
-    """
-    from .tokenizer import BPETokenizer, gpt2_with_special_tokens
-
-    if kind == "gpt2":
-        return gpt2_with_special_tokens()
-    if kind != "bpe":
-        raise ValueError(f"tokenizer {kind!r}: expected 'bpe' or 'gpt2'")
-    if renamed:
-        train_examples = augment_with_renaming(train_examples, 1.0, seed=1, word_prob=1.0)
-    texts = [build_example_text(ex) for ex in train_examples]
-    if cache_dir is None:
-        return BPETokenizer.train(texts, vocab_size)
-    path = Path(cache_dir) / f"bpe-{vocab_size}-{bpe_cache_key(texts, vocab_size)}.json"
-    if path.is_file():
-        try:
-            return BPETokenizer.load(path)
-        except (ValueError, KeyError, TypeError) as err:  # a damaged cache file is learned again and replaced
-            print(f"tokenizer cache: {err}; learning it again")
-    tokenizer = BPETokenizer.train(texts, vocab_size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tokenizer.save(tmp)
-    os.replace(tmp, path)  # whole or absent, even when two runs share the folder
-    return tokenizer
-
-
-def bpe_cache_key(texts: Sequence[str], vocab_size: int) -> str:
-    """A hash of what decides a learned BPE: the training text, the vocabulary size and the tokenizer's code."""
-    import hashlib
-    import inspect
-
-    from . import tokenizer as tokenizer_module
-
-    digest = hashlib.sha256(f"{vocab_size}\n".encode())
-    digest.update(inspect.getsource(tokenizer_module).encode())
-    for text in texts:
-        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
-    return digest.hexdigest()[:20]
-
-
-def tokenizer_json(tokenizer: Any) -> str:
-    """What a checkpoint stores to rebuild ``tokenizer``."""
-    if hasattr(tokenizer, "to_dict"):
-        return json.dumps(tokenizer.to_dict(), ensure_ascii=False)
-    return json.dumps({"type": "tiktoken", "name": "gpt2-t2sql"})
 
 
 def examples_table(report: EvalReport, correct: bool, n: int) -> list[dict[str, Any]]:
@@ -456,7 +340,7 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
     wall = time.perf_counter() - t_start
 
     # 7. Save
-    save_outputs(out, model, tokenizer, report, preset, model_settings, config, result, wall)
+    save_outputs(out, model, tokenizer, report, preset, config, result, wall)
     best_eval = next((e for e in result.evals if e["step"] == result.best_step), {})
     demo = DemoResult(report=report, out_dir=out, wall_time_s=wall, train_time_s=train_time, steps=result.step,
                       best_step=result.best_step, best_val_loss=best_eval.get("val_loss"),
@@ -526,22 +410,14 @@ def score_questions(model: torch.nn.Module, tokenizer: Any, examples: Sequence[E
 
 
 def save_outputs(out: Path, model: torch.nn.Module, tokenizer: Any, report: EvalReport, preset: Preset,
-                 model_settings: Any, config: DemoConfig, result: Any, wall: float) -> None:
-    """Write the model (safetensors), the tokenizer, the settings, the test report and the accuracy plot."""
-    from safetensors.torch import save_model
-
-    save_model(model, str(out / "model.safetensors"))
-    if hasattr(tokenizer, "save"):
-        tokenizer.save(out / "tokenizer.json")
-    else:
-        (out / "tokenizer.json").write_text(tokenizer_json(tokenizer) + "\n", encoding="utf-8")
-    settings = {"preset": preset.to_dict(), "model": dataclasses.asdict(model_settings),
-                "demo": {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
-                         for k, v in dataclasses.asdict(config).items()}}
+                 config: Any, result: Any, wall: float) -> None:
+    """Write the model folder (``t2sql_lib.model_folder``: weights, tokenizer, the preset and the run's settings),
+    the test report and the accuracy plot."""
+    demo = _plain_settings(config)
     if isinstance(config, DemoConfig):  # (the pipeline saves through here too, with its own config)
         # what the run used, defaults filled in: `t2sql ask` gives the model value hints when it was trained with them
-        settings["demo"]["question_variety"], settings["demo"]["value_hints"] = config.people_words()
-    (out / "config.json").write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
+        demo["question_variety"], demo["value_hints"] = config.people_words()
+    save_model_folder(out, model, tokenizer, {"preset": preset.to_dict(), "demo": demo})
     report.info.update(wall_time_s=round(wall, 1), steps=result.step, evals=result.evals)
     report.save_json(out / "test_report.json")
     try:
@@ -555,6 +431,12 @@ def save_outputs(out: Path, model: torch.nn.Module, tokenizer: Any, report: Eval
         fig.savefig(out / "accuracy_vs_step.png", dpi=100)
     except ImportError as err:  # the plot is a convenience; the numbers are already saved
         print(f"no plot: {err}")
+
+
+def _plain_settings(config: Any) -> dict[str, Any]:
+    """A run's settings dataclass as ``config.json`` stores it (tuples as lists, paths as strings)."""
+    return {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
+            for k, v in dataclasses.asdict(config).items()}
 
 
 def _short(text: Any, width: int) -> str:

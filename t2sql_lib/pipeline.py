@@ -18,7 +18,7 @@ runs the same chain from the command line.
    execution-guided), executed and scored: execution accuracy, exact match, valid SQL, WikiSQL's
    logical-form accuracy, Spider's hardness buckets; one results ``DataFrame``. Each dataset is scored by its own
    rules (``t2sql_lib.evaluate``): on Spider, the official ones, exact match being Spider's exact set match.
-6. ``save_model``: the folder ``t2sql ask --model DIR`` loads (``t2sql_lib.demo.save_outputs``), plus the
+6. ``save_model``: the folder ``t2sql ask --model DIR`` loads (``t2sql_lib.model_folder``), plus the
    results table.
 """
 
@@ -38,11 +38,12 @@ import pandas as pd
 import torch
 
 from .config import Preset, get_preset
-from .demo import build_tokenizer, save_outputs, tokenizer_json
+from .demo import save_outputs
 from .distributed import DistEnv, barrier
 from .evaluate import EvalReport, evaluate
 from .generate import DECODERS, decode_sql
 from .model import GPT2_SHAPES, GPTConfig, GPTModel
+from .model_folder import tokenizer_json
 from .paths import display_path, outputs_dir
 from .schema import Example
 from .sft import (
@@ -50,6 +51,7 @@ from .sft import (
     SFTCollator,
     SFTDataset,
     augment_with_renaming,
+    build_tokenizer,
     execution_eval_fn,
     special_id,
 )
@@ -430,13 +432,13 @@ def plot_results(table: pd.DataFrame, metric: str = "execution_accuracy", ax=Non
 def save_model(out_dir: str | Path, model: GPTModel, tokenizer: Any, preset: Preset, config: PipelineConfig,
                train_result: Any, results: DecoderResults, wall_time_s: float) -> Path:
     """Write the folder ``t2sql ask --model out_dir`` loads (model with the vocabulary trimmed, tokenizer,
-    ``config.json``; ``t2sql_lib.demo.save_outputs``), the first report as ``test_report.json``, every
+    ``config.json``; ``t2sql_lib.model_folder``), the first report as ``test_report.json``, every
     report under ``reports/`` and the results table as ``results.csv``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     net = trim_vocab(unwrap(model), tokenizer.n_vocab).cpu()
     first = next(iter(results.reports.values())) if results.reports else evaluate([], [])
-    save_outputs(out, net, tokenizer, first, preset, net.cfg, config, train_result, wall_time_s)
+    save_outputs(out, net, tokenizer, first, preset, config, train_result, wall_time_s)
     for (name, decoder), report in results.reports.items():
         report.save_json(out / "reports" / f"{name}_{decoder}.json")
     results.table.to_csv(out / "results.csv", index=False)

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import random
 import re
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -33,7 +35,7 @@ from torch.utils.data import Dataset
 
 from .evaluate import EvalReport, evaluate
 from .generate import DECODERS, attention_mask, decode_sql, forward_with_cache, generate, supports_kv_cache
-from .prompts import build_prompt, build_target, serialize_schema
+from .prompts import build_example_text, build_prompt, build_target, serialize_schema
 from .schema import Column, Example, ForeignKey, Schema, Table
 from .special_tokens import ENDOFTEXT, PAD, QUESTION, SPECIAL_TOKENS
 
@@ -171,6 +173,60 @@ def augment_with_renaming(examples: Sequence[Example], rate: float, seed: int = 
 # ----------------------------------------------------------------------------------------------------
 # The dataset: prompt + target ids, loss masking, a truncation policy with counts
 # ----------------------------------------------------------------------------------------------------
+
+def build_tokenizer(kind: str, train_examples: Sequence[Example], vocab_size: int, renamed: bool = False,
+                    cache_dir: str | Path | None = None) -> Any:
+    """``bpe``: a ``BPETokenizer`` of ``vocab_size`` ids learned from the training examples' text (their
+    prompts and SQL, never validation or test); ``gpt2``: GPT-2's encoding plus the course's special tokens.
+
+    ``renamed=True`` learns the merges from the same text with every schema word replaced by a made-up word
+    (``sft.augment_with_renaming`` at rate 1). Merges learned from the training databases' text otherwise spend the
+    vocabulary on their table and column names: a training name is then one token and an unseen name five
+    odd pieces, so what the model learns about copying names does not transfer. With the names renamed
+    away, the merges are SQL, English and syllables, and training and unseen names are cut alike (the
+    sequences are longer, and a gold query of the validation databases is more likely: ``benchmarks/RESULTS.md``).
+
+    ``cache_dir``: keep the learned BPE there, named by a hash of its training text, its size and the tokenizer
+    module's code, and reuse it when all three are the same (learning it takes ~30 s of a demo run).
+    """
+    from .tokenizer import BPETokenizer, gpt2_with_special_tokens
+
+    if kind == "gpt2":
+        return gpt2_with_special_tokens()
+    if kind != "bpe":
+        raise ValueError(f"tokenizer {kind!r}: expected 'bpe' or 'gpt2'")
+    if renamed:
+        train_examples = augment_with_renaming(train_examples, 1.0, seed=1, word_prob=1.0)
+    texts = [build_example_text(ex) for ex in train_examples]
+    if cache_dir is None:
+        return BPETokenizer.train(texts, vocab_size)
+    path = Path(cache_dir) / f"bpe-{vocab_size}-{bpe_cache_key(texts, vocab_size)}.json"
+    if path.is_file():
+        try:
+            return BPETokenizer.load(path)
+        except (ValueError, KeyError, TypeError) as err:  # a damaged cache file is learned again and replaced
+            print(f"tokenizer cache: {err}; learning it again")
+    tokenizer = BPETokenizer.train(texts, vocab_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tokenizer.save(tmp)
+    os.replace(tmp, path)  # whole or absent, even when two runs share the folder
+    return tokenizer
+
+
+def bpe_cache_key(texts: Sequence[str], vocab_size: int) -> str:
+    """A hash of what decides a learned BPE: the training text, the vocabulary size and the tokenizer's code."""
+    import hashlib
+    import inspect
+
+    from . import tokenizer as tokenizer_module
+
+    digest = hashlib.sha256(f"{vocab_size}\n".encode())
+    digest.update(inspect.getsource(tokenizer_module).encode())
+    for text in texts:
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()[:20]
+
 
 @dataclass
 class SFTStats:

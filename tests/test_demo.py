@@ -13,20 +13,12 @@ import torch
 from safetensors.torch import load_model
 
 from t2sql_lib.cli import build_parser
-from t2sql_lib.demo import (
-    DEMO_OVERRIDES,
-    DEMO_QUESTION_VARIETY,
-    DEMO_SHARED_SCHEMA,
-    DEMO_VALUE_HINTS,
-    EARLY_STOPPING,
-    DemoConfig,
-    build_tokenizer,
-    run_demo,
-)
+from t2sql_lib.config import PRESETS
+from t2sql_lib.demo import DemoConfig, run_demo
 from t2sql_lib.evaluate import execution_match, string_match
 from t2sql_lib.generate import BEST_DECODING, DECODERS, decode_sql
 from t2sql_lib.model import GPTConfig, GPTModel
-from t2sql_lib.sft import evaluate_model, predict_sql
+from t2sql_lib.sft import build_tokenizer, evaluate_model, predict_sql
 from t2sql_lib.sql import execute_sql
 from t2sql_lib.synth import load_generated
 from t2sql_lib.tokenizer import BPETokenizer
@@ -55,7 +47,7 @@ def demo(tmp_path_factory):
 
 def test_demo_report_comes_from_executing_the_generated_sql(demo):
     config, result = demo
-    assert result.user_report is None  # the user-phrased questions are scored by the laptop demo or on request
+    assert result.user_report is None  # the user-phrased questions are scored with the demo preset or on request
     report = result.report
     test = load_generated(n_examples=200, seed=0)["test"][:10]
     assert len(report.records) == 10
@@ -121,25 +113,28 @@ def test_unknown_decoding_is_refused(demo):
         evaluate_model(None, None, [], decoding="best")
 
 
-def test_demo_settings():
-    laptop = DemoConfig().preset_settings()
-    assert laptop.train.early_stopping_metric == "val_loss"
-    assert laptop.train.early_stopping_mode == "min"
-    # the laptop demo reads each schema once for several questions; another preset, or a loss on every token, not
-    assert DemoConfig().shared_schema() == DEMO_SHARED_SCHEMA and DEMO_SHARED_SCHEMA[0] > 1
+def test_demo_settings_are_the_named_demo_preset():
+    demo = DemoConfig().preset_settings()
+    assert DemoConfig().preset == "demo" and demo == PRESETS["demo"]
+    assert demo.train.early_stopping_metric == "val_loss" and demo.train.early_stopping_mode == "min"
+    assert demo.model.pos_encoding == "rope" and demo.model.copy_head
+    # the demo reads each schema once for several questions; another preset, or a loss on every token, not
+    assert DemoConfig().shared_schema() == (demo.data.questions_per_schema, demo.data.schema_views)
+    assert demo.data.questions_per_schema > 1
     assert DemoConfig(preset="tiny").shared_schema() == DemoConfig(mask_prompt=False).shared_schema() == (1, 1)
     assert DemoConfig(preset="tiny", questions_per_schema=4, schema_views=2).shared_schema() == (4, 2)
-    assert laptop.model.pos_encoding == "rope"
-    assert laptop.model.emb_dim == int(next(o for o in DEMO_OVERRIDES if o.startswith("model.emb_dim")).split("=")[1])
+    overridden = DemoConfig(extra_overrides=("data.questions_per_schema=2",))
+    assert overridden.shared_schema() == (2, demo.data.schema_views)
     tiny = DemoConfig(preset="tiny", extra_overrides=("train.max_steps=5",)).preset_settings()
-    assert tiny.train.max_steps == 5 and tiny.model.emb_dim == 64  # no laptop-size overrides on another preset
-    assert all(o.startswith("train.early_stopping") for o in EARLY_STOPPING)
+    assert tiny.train.max_steps == 5 and tiny.model == PRESETS["tiny"].model
 
 
 def test_reworded_questions_and_value_hints_are_settings_of_the_demo():
-    assert DemoConfig().people_words() == (DEMO_QUESTION_VARIETY, DEMO_VALUE_HINTS)
+    demo = PRESETS["demo"].data
+    assert DemoConfig().people_words() == (demo.question_variety, demo.value_hints)
     assert DemoConfig(preset="tiny").people_words() == (0.0, False)
-    assert DemoConfig(overrides=()).people_words() == (0.0, False)  # the laptop preset as it is
+    hinted = DemoConfig(extra_overrides=("data.value_hints=true", "data.question_variety=0.5"))
+    assert hinted.people_words() == (0.5, True)
     assert DemoConfig(preset="tiny", question_variety=0.2, value_hints=True).people_words() == (0.2, True)
     args = build_parser().parse_args(["demo", "--question-variety", "0.25", "--value-hints"])
     assert (args.question_variety, args.value_hints) == (0.25, True)
@@ -169,7 +164,7 @@ def test_cli_demo_options():
                                       "train.max_steps=3"])
     assert (args.preset, args.no_mask_prompt, args.test_examples, args.overrides) == \
         ("tiny", True, "all", ["train.max_steps=3"])
-    assert build_parser().parse_args(["demo"]).preset == "laptop"
+    assert build_parser().parse_args(["demo"]).preset == "demo"
 
 
 def test_demo_trains_on_questions_that_share_a_schema(tmp_path, capsys):

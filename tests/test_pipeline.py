@@ -14,7 +14,7 @@ import torch
 
 from t2sql_lib import pipeline as pl
 from t2sql_lib import train as tr
-from t2sql_lib.ask import load_model_folder
+from t2sql_lib.model_folder import load_model_folder
 from t2sql_lib.checkpoint import load_checkpoint
 from t2sql_lib.config import TrainSettings, load_preset
 from t2sql_lib.lm_data import SlidingWindowDataset
