@@ -51,9 +51,14 @@ def main() -> None:
     args = parser.parse_args()
 
     from t2sql_lib.demo import DemoConfig, available_cpus
-    from t2sql_lib.sft import build_tokenizer
     from t2sql_lib.model import GPTConfig, GPTModel
-    from t2sql_lib.sft import SharedSchemaBatches, SharedSchemaCollator, SharedSchemaLM, special_id
+    from t2sql_lib.sft import (
+        SharedSchemaBatches,
+        SharedSchemaCollator,
+        SharedSchemaLM,
+        build_tokenizer,
+        special_id,
+    )
     from t2sql_lib.special_tokens import PAD
     from t2sql_lib.synth import load_generated
     from t2sql_lib.train import Precision, build_optimizer, call_model, cpu_supports_bf16, lm_loss_sum

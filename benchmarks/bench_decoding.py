@@ -34,8 +34,8 @@ from pathlib import Path
 
 import torch
 
-from t2sql_lib.model_folder import load_model_folder
 from t2sql_lib.generate import DECODERS, compare_decoding
+from t2sql_lib.model_folder import load_model_folder
 from t2sql_lib.paths import outputs_dir, spider_dir
 from t2sql_lib.sft import SFTDataset, sft_collator
 from t2sql_lib.synth import load_generated, new_training_questions

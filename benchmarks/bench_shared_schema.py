@@ -33,7 +33,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from t2sql_lib.demo import DemoConfig, available_cpus
-    from t2sql_lib.sft import build_tokenizer
     from t2sql_lib.model import GPTConfig, GPTModel
     from t2sql_lib.sft import (
         LengthGroupedBatches,
@@ -41,6 +40,7 @@ def main() -> None:
         SharedSchemaBatches,
         SharedSchemaCollator,
         SharedSchemaLM,
+        build_tokenizer,
         sft_collator,
         special_id,
     )

@@ -38,14 +38,14 @@ import torch
 
 from t2sql_lib.config import get_preset
 from t2sql_lib.demo import available_cpus, examples_table
-from t2sql_lib.model_folder import tokenizer_json
-from t2sql_lib.sft import build_tokenizer
 from t2sql_lib.model import GPTConfig, GPTModel
+from t2sql_lib.model_folder import tokenizer_json
 from t2sql_lib.paths import outputs_dir
 from t2sql_lib.sft import (
     LengthGroupedBatches,
     SFTDataset,
     augment_with_renaming,
+    build_tokenizer,
     evaluate_model,
     sft_collator,
 )

@@ -24,9 +24,9 @@ from collections import defaultdict
 
 import torch
 
-from t2sql_lib.model_folder import load_model_folder
 from t2sql_lib.evaluate import evaluate
 from t2sql_lib.generate import BEST_DECODING, DECODERS, DecodingSettings, decode_sql
+from t2sql_lib.model_folder import load_model_folder
 from t2sql_lib.sft import evaluate_model
 from t2sql_lib.synth import load_generated
 from t2sql_lib.user_questions import load_user_questions

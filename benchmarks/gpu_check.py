@@ -215,9 +215,9 @@ def finetune_section(args: argparse.Namespace, sizes: Sizes, device: torch.devic
                      work: Path) -> dict:
     """Data, tokenizer and model as chapter 8 builds them, a fine-tune of about ``--finetune-minutes``, then
     Spider dev execution accuracy greedy and with the default decoder."""
-    from t2sql_lib.sft import build_tokenizer
     from t2sql_lib.generate import BEST_DECODING
     from t2sql_lib.paths import outputs_dir
+    from t2sql_lib.sft import build_tokenizer
 
     t_start = time.perf_counter()
     config = pl.PipelineConfig(preset=sizes.preset, overrides=list(sizes.overrides), data=("synth", "spider"),

@@ -11,9 +11,9 @@ import torch
 from safetensors.torch import save_model
 
 from t2sql_lib.ask import ask, format_table
-from t2sql_lib.model_folder import load_model_folder
 from t2sql_lib.cli import main
 from t2sql_lib.model import GPTConfig, GPTModel
+from t2sql_lib.model_folder import load_model_folder
 from t2sql_lib.prompts import build_prompt, build_target
 from t2sql_lib.sql import execute_sql, read_schema
 from t2sql_lib.tokenizer import BPETokenizer

@@ -14,11 +14,11 @@ import torch
 
 from t2sql_lib import pipeline as pl
 from t2sql_lib import train as tr
-from t2sql_lib.model_folder import load_model_folder
 from t2sql_lib.checkpoint import load_checkpoint
 from t2sql_lib.config import TrainSettings, load_preset
 from t2sql_lib.lm_data import SlidingWindowDataset
 from t2sql_lib.model import GPTConfig, GPTModel
+from t2sql_lib.model_folder import load_model_folder
 from t2sql_lib.wikisql import load_wikisql, write_wikisql_fixture
 
 VOCAB, SEQ = 48, 16
