@@ -51,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from t2sql_lib.demo import DemoConfig, available_cpus
-    from t2sql_lib.model import GPTConfig, GPTModel
+    from t2sql_lib.model import GPTModel
     from t2sql_lib.sft import (
         SharedSchemaBatches,
         SharedSchemaCollator,
@@ -76,7 +76,7 @@ def main() -> None:
     batches = [collate([batches_ds[i % len(batches_ds)]]) for i in range(n)]
     settings = dataclasses.replace(preset.model, vocab_size=tokenizer.n_vocab)
     torch.manual_seed(0)
-    start = GPTModel(GPTConfig(**dataclasses.asdict(settings))).state_dict()
+    start = GPTModel(settings).state_dict()
 
     modes = {
         "fp32": ("fp32", contextlib.nullcontext),
@@ -87,7 +87,7 @@ def main() -> None:
     losses: dict[str, float] = {}
     for _ in range(args.rounds):
         for mode, (name, attention_mode) in modes.items():
-            model = GPTModel(GPTConfig(**dataclasses.asdict(settings)))
+            model = GPTModel(settings)
             model.load_state_dict(start)
             wrapped = SharedSchemaLM(model)
             optimizer = build_optimizer(model, preset.train)

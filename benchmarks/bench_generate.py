@@ -22,7 +22,7 @@ import torch
 
 from t2sql_lib.config import get_preset
 from t2sql_lib.generate import generate
-from t2sql_lib.model import GPTConfig, GPTModel
+from t2sql_lib.model import GPTModel
 
 
 def timed_generate(model, prompts, new_tokens: int, use_cache: bool) -> tuple[float, list[list[int]]]:
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
 
     preset = get_preset(args.preset)
-    cfg = GPTConfig(**{**dataclasses.asdict(preset.model), "drop_rate": 0.0})
+    cfg = dataclasses.replace(preset.model, drop_rate=0.0)
     if args.prompt_len + args.new_tokens > cfg.context_length:
         raise SystemExit(f"--prompt-len + --new-tokens must fit the context ({cfg.context_length})")
     torch.manual_seed(0)

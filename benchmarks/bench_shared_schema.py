@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from t2sql_lib.demo import DemoConfig, available_cpus
-    from t2sql_lib.model import GPTConfig, GPTModel
+    from t2sql_lib.model import GPTModel
     from t2sql_lib.sft import (
         LengthGroupedBatches,
         SFTDataset,
@@ -56,7 +56,7 @@ def main() -> None:
     tokenizer = build_tokenizer("bpe", train_ex, preset.data.tokenizer_vocab_size, renamed=True)
     settings = dataclasses.replace(preset.model, vocab_size=tokenizer.n_vocab)
     torch.manual_seed(0)
-    start = GPTModel(GPTConfig(**dataclasses.asdict(settings))).state_dict()
+    start = GPTModel(settings).state_dict()
 
     single = SFTDataset(train_ex, tokenizer, max_length=max_len)
     grouped = LengthGroupedBatches(single, batch_size, seed=0)
@@ -72,7 +72,7 @@ def main() -> None:
                                       counts["read"] / shared.stats.kept)
 
     def run(batches, wrap) -> list[float]:
-        model = GPTModel(GPTConfig(**dataclasses.asdict(settings)))
+        model = GPTModel(settings)
         model.load_state_dict(start)
         optimizer = build_optimizer(model, preset.train)
         fed = wrap(model).train()

@@ -38,7 +38,7 @@ import torch
 
 from t2sql_lib.config import get_preset
 from t2sql_lib.demo import available_cpus, examples_table
-from t2sql_lib.model import GPTConfig, GPTModel
+from t2sql_lib.model import GPTModel
 from t2sql_lib.model_folder import tokenizer_json
 from t2sql_lib.paths import outputs_dir
 from t2sql_lib.sft import (
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     # 4. A GPT from random weights, sized by the preset; the vocabulary is the tokenizer's
     model_settings = dataclasses.replace(preset.model, vocab_size=tokenizer.n_vocab)
     torch.manual_seed(s.seed)
-    model = GPTModel(GPTConfig(**dataclasses.asdict(model_settings)))
+    model = GPTModel(model_settings)
     if args.max_minutes is not None and not explicit_steps:
         steps = steps_for_budget(model, batches, engine_settings, collate, args.max_minutes)
         engine_settings = dataclasses.replace(engine_settings, max_steps=steps,

@@ -40,10 +40,10 @@ def measure(preset_name: str, steps: int, warmup: int, rounds: int) -> dict:
     from t2sql_lib import train as tr
     from t2sql_lib.config import load_preset
     from t2sql_lib.lm_data import SlidingWindowDataset
-    from t2sql_lib.model import GPTConfig, GPTModel, estimate_training_memory
+    from t2sql_lib.model import GPTModel, estimate_training_memory
 
     preset = load_preset(preset_name)
-    cfg = GPTConfig(**dataclasses.asdict(preset.model))
+    cfg = preset.model
     settings = dataclasses.replace(preset.train, max_steps=steps, eval_every=0, grad_accum_steps=1)
     seq = cfg.context_length
     tokens = tr.synthetic_token_stream((steps + 1) * settings.batch_size * (seq + 1) + 1, cfg.vocab_size)

@@ -153,7 +153,7 @@ def measure_mode(label: str, precision: str, compiled: bool, cfg: GPTConfig, siz
 
 def throughput_section(sizes: Sizes, device: torch.device) -> dict:
     shape = cf.load_preset(sizes.preset if sizes.preset == "tiny" else "gpu").model
-    cfg = GPTConfig(**dataclasses.asdict(shape))
+    cfg = shape
     rows = []
     for label, precision, compiled in MODES:
         try:

@@ -1,5 +1,7 @@
 """Model, training and data presets: one named preset per machine size, picked from the hardware.
 
+A preset's model settings are chapter 3's ``GPTConfig`` itself; training and data have their own settings here.
+
 ``get_preset()`` returns ``$T2SQL_PRESET`` when set, otherwise a preset chosen from the hardware
 (``gpu`` on a card with native bf16 and 20 GiB or more of reported memory, ``gpu_memory_tier``; ``gpu-t4`` on
 a smaller or older card; ``laptop`` on a CPU). Tests and nbval run with ``T2SQL_PRESET=tiny``. Presets
@@ -22,23 +24,9 @@ from typing import Any
 
 import yaml
 
+from .model import GPTConfig
+
 ENV_VAR = "T2SQL_PRESET"
-
-
-@dataclass
-class ModelSettings:
-    """GPT shape; the field names match ``t2sql_lib.model.GPTConfig``."""
-
-    vocab_size: int = 4096
-    context_length: int = 512
-    emb_dim: int = 192
-    n_heads: int = 4
-    n_layers: int = 4
-    drop_rate: float = 0.1
-    qkv_bias: bool = False
-    tie_weights: bool = True
-    pos_encoding: str = "learned"  # "learned" (GPT-2's position table) or "rope" (rotary; chapter 3, section 5)
-    copy_head: bool = False  # a pointer-generator output that can copy earlier tokens (chapter 3, section 6)
 
 
 @dataclass
@@ -105,7 +93,7 @@ def check_setting(klass: type, key: str, value: Any) -> Any:
     Returns the value, with an integer given for a float setting made a float, and a number YAML left as a
     string (``1e-3``) read as one.
     """
-    kind = {f.name: str(f.type) for f in dataclasses.fields(klass)}[key]
+    kind = {f.name: f.type if isinstance(f.type, str) else f.type.__name__ for f in dataclasses.fields(klass)}[key]
     optional = "None" in kind
     if value is None and optional:
         return value
@@ -159,7 +147,7 @@ class Preset:
 
     name: str
     description: str
-    model: ModelSettings = field(default_factory=ModelSettings)
+    model: GPTConfig = field(default_factory=GPTConfig)
     train: TrainSettings = field(default_factory=TrainSettings)
     data: DataSettings = field(default_factory=DataSettings)
 
@@ -176,13 +164,12 @@ class Preset:
             if key in d and not isinstance(d[key], str):
                 raise ValueError(f"{source}: {key} must be a string, got {d[key]!r}")
         parts = {}
-        for key, klass in (("model", ModelSettings), ("train", TrainSettings), ("data", DataSettings)):
+        for key, klass in (("model", GPTConfig), ("train", TrainSettings), ("data", DataSettings)):
             section = d.get(key)
-            parts[key] = klass(**_check_section(klass, key, {} if section is None else section, source))
-        model = parts["model"]
-        if model.emb_dim % model.n_heads:
-            raise ValueError(f"{source}: model.emb_dim={model.emb_dim} must be divisible by "
-                             f"model.n_heads={model.n_heads}")
+            try:
+                parts[key] = klass(**_check_section(klass, key, {} if section is None else section, source))
+            except ValueError as err:  # a check across fields (GPTConfig: emb_dim divisible by n_heads)
+                raise ValueError(str(err) if str(err).startswith(source) else f"{source}: {key}: {err}") from None
         return cls(name=d.get("name", Path(source).stem), description=d.get("description", ""), **parts)
 
     def save(self, path: str | Path) -> Path:
@@ -209,7 +196,7 @@ class Preset:
                 value = yaml.safe_load(raw)
             except yaml.YAMLError:
                 value = raw
-            klass = {"model": ModelSettings, "train": TrainSettings, "data": DataSettings}[section]
+            klass = {"model": GPTConfig, "train": TrainSettings, "data": DataSettings}[section]
             try:
                 d[section][key] = check_setting(klass, key, value)
             except ValueError as err:
@@ -221,14 +208,14 @@ PRESETS: dict[str, Preset] = {
     "tiny": Preset(
         "tiny",
         "seconds on one CPU core: tests and nbval",
-        ModelSettings(vocab_size=1024, context_length=256, emb_dim=64, n_heads=2, n_layers=2, drop_rate=0.0),
+        GPTConfig(vocab_size=1024, context_length=256, emb_dim=64, n_heads=2, n_layers=2, drop_rate=0.0),
         TrainSettings(batch_size=8, learning_rate=3e-3, warmup_steps=10, max_steps=60, eval_every=20),
         DataSettings(n_synth_examples=2_000, tokenizer_vocab_size=1024, max_examples_per_dataset=500),
     ),
     "laptop": Preset(
         "laptop",
         "minutes on a laptop CPU: the course notebooks run top to bottom",
-        ModelSettings(vocab_size=4096, context_length=512, emb_dim=192, n_heads=4, n_layers=4, drop_rate=0.1),
+        GPTConfig(vocab_size=4096, context_length=512, emb_dim=192, n_heads=4, n_layers=4, drop_rate=0.1),
         TrainSettings(batch_size=16, learning_rate=1e-3, warmup_steps=100, max_steps=2_000, eval_every=200),
         DataSettings(n_synth_examples=20_000, tokenizer_vocab_size=4096, max_examples_per_dataset=5_000),
     ),
@@ -238,7 +225,7 @@ PRESETS: dict[str, Preset] = {
         "demo",
         "`t2sql demo`: a text-to-SQL model trained from scratch in ~10 minutes on 2 CPU cores",
         # narrower and one block deeper than laptop; rotary positions and the copy head learn to copy names sooner
-        ModelSettings(vocab_size=4096, context_length=512, emb_dim=128, n_heads=4, n_layers=5, drop_rate=0.0,
+        GPTConfig(vocab_size=4096, context_length=512, emb_dim=128, n_heads=4, n_layers=5, drop_rate=0.0,
                       pos_encoding="rope", copy_head=True),
         # Muon on the blocks' matrices; bf16 where the CPU has it; the weight average is what is kept
         TrainSettings(batch_size=16, learning_rate=2e-3, min_lr_ratio=0.3, warmup_steps=50, max_steps=2_000,
@@ -252,7 +239,7 @@ PRESETS: dict[str, Preset] = {
     "gpu-t4": Preset(
         "gpu-t4",
         "GPT-2 small (124M) shape on a 16 GB card without bf16 (Colab T4): fp16 + gradient scaler",
-        ModelSettings(vocab_size=50304, context_length=1024, emb_dim=768, n_heads=12, n_layers=12, drop_rate=0.1),
+        GPTConfig(vocab_size=50304, context_length=1024, emb_dim=768, n_heads=12, n_layers=12, drop_rate=0.1),
         TrainSettings(batch_size=8, grad_accum_steps=4, learning_rate=3e-4, warmup_steps=500,
                       max_steps=20_000, eval_every=1_000, precision="fp16", log_every=100,
                       checkpoint_every_minutes=10.0),
@@ -261,7 +248,7 @@ PRESETS: dict[str, Preset] = {
     "gpu": Preset(
         "gpu",
         "GPT-2 small (124M) shape on an A100/H100: bf16, torch.compile",
-        ModelSettings(vocab_size=50304, context_length=1024, emb_dim=768, n_heads=12, n_layers=12, drop_rate=0.1),
+        GPTConfig(vocab_size=50304, context_length=1024, emb_dim=768, n_heads=12, n_layers=12, drop_rate=0.1),
         TrainSettings(batch_size=32, grad_accum_steps=1, learning_rate=6e-4, warmup_steps=500,
                       max_steps=20_000, eval_every=1_000, precision="bf16", compile=True, log_every=100,
                       checkpoint_every_minutes=10.0),

@@ -256,7 +256,7 @@ def score_user_questions(model: torch.nn.Module, tokenizer: Any, config: DemoCon
 def run_demo(config: DemoConfig | None = None) -> DemoResult:
     """Run the whole pipeline of the module docstring under ``config``; print progress and the final numbers."""
     from .checkpoint import BEST, has_checkpoint, load_checkpoint
-    from .model import GPTConfig, GPTModel
+    from .model import GPTModel
     from .synth import load_generated
     from .train import train
 
@@ -296,7 +296,7 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
     # 4. The model, from random weights; its vocabulary is exactly the tokenizer's
     model_settings = dataclasses.replace(preset.model, vocab_size=tokenizer.n_vocab)
     torch.manual_seed(preset.train.seed)
-    model = GPTModel(GPTConfig(**dataclasses.asdict(model_settings)))
+    model = GPTModel(model_settings)
     n_params = model.num_parameters()
     print(f"model: {model_settings.n_layers} layers x {model_settings.emb_dim} d_model, context "
           f"{model_settings.context_length}, {n_params / 1e6:.2f}M parameters; {s.max_steps} steps of "

@@ -222,9 +222,7 @@ def model_config(preset: Preset, n_vocab: int, init: str = "scratch") -> GPTConf
     vocabulary padded to a multiple of 64 and at least the tokenizer's ``n_vocab``."""
     name = gpt2_name(init)
     if name is None:
-        settings = dataclasses.asdict(preset.model)
-        settings["vocab_size"] = padded_vocab_size(n_vocab)
-        return GPTConfig(**settings)
+        return dataclasses.replace(preset.model, vocab_size=padded_vocab_size(n_vocab))
     base = GPTConfig.gpt2(name)
     return dataclasses.replace(base, vocab_size=padded_vocab_size(max(n_vocab, base.vocab_size)),
                                context_length=min(preset.model.context_length, base.context_length),

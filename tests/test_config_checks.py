@@ -56,7 +56,7 @@ def test_good_values_pass_and_are_normalised(tmp_path):
     path = tmp_path / "ok.yaml"
     path.write_text("train:\n  learning_rate: 3e-4\n  max_steps: 10\nmodel: null\n")  # YAML 1.1 reads 3e-4 as text
     loaded = config.load_preset(path)
-    assert loaded.train.learning_rate == 3e-4 and loaded.model == config.ModelSettings()
+    assert loaded.train.learning_rate == 3e-4 and loaded.model == config.GPTConfig()
     assert math.isclose(config.check_setting(config.TrainSettings, "min_lr_ratio", 1), 1.0)
 
 

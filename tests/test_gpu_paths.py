@@ -176,7 +176,7 @@ def test_one_training_step_at_the_gpu_presets_124m_shape():
     gpu, t4 = load_preset("gpu"), load_preset("gpu-t4")
     assert gpu.model == t4.model
     assert (gpu.train.precision, t4.train.precision, gpu.train.compile) == ("bf16", "fp16", True)
-    cfg = GPTConfig(**dataclasses.asdict(gpu.model))
+    cfg = gpu.model
     model = _gpt2_small(cfg)
     assert model.num_parameters() == pytest.approx(124.4e6, rel=0.01)
     try:
