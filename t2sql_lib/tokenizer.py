@@ -151,13 +151,8 @@ FORMAT = "t2sql-bpe"
 FORMAT_VERSION = 1
 
 
-class BPETokenizer:
-    """A byte-level BPE tokenizer: 256 byte tokens, the learned merges, then the special tokens.
-
-    >>> tok = BPETokenizer.train(["SELECT name FROM singer"] * 3, vocab_size=270)
-    >>> tok.decode(tok.encode("SELECT name FROM singer<|endoftext|>"))
-    'SELECT name FROM singer<|endoftext|>'
-    """
+class BPEVocabulary:
+    """The ids of a byte-level BPE: 256 byte tokens, one per learned merge, then the special tokens."""
 
     def __init__(self, merges: Sequence[tuple[int, int]],
                  special_tokens: dict[str, int] | Sequence[str] = SPECIAL_TOKENS, pattern: str = PRETOKENIZE_PATTERN):
@@ -186,16 +181,6 @@ class BPETokenizer:
         self._special_by_id = {i: s for s, i in self.special_tokens.items()}
         self._cache: dict[str, list[int]] = {}
 
-    @classmethod
-    def train(cls, texts: Iterable[str], vocab_size: int, special_tokens: Sequence[str] = SPECIAL_TOKENS,
-              pattern: str = PRETOKENIZE_PATTERN, min_frequency: int = 2, progress: bool = False) -> "BPETokenizer":
-        """Learn ``vocab_size - 256 - len(special_tokens)`` merges from ``texts`` (fewer if the pairs run out)."""
-        n_merges = vocab_size - 256 - len(special_tokens)
-        if n_merges < 0:
-            raise ValueError(f"vocab_size {vocab_size} is below 256 bytes + {len(special_tokens)} special tokens")
-        counts = count_pieces(texts, pattern, special_tokens)
-        return cls(train_merges(counts, n_merges, min_frequency, progress), special_tokens, pattern)
-
     @property
     def n_vocab(self) -> int:
         """Number of ids (bytes, merges and special tokens): the model's ``vocab_size``."""
@@ -210,6 +195,14 @@ class BPETokenizer:
     def pad_id(self) -> int:
         """The id of ``<|pad|>``."""
         return self.special_tokens[PAD]
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(n_vocab={self.n_vocab}, merges={len(self.merges)}, "
+                f"special={list(self.special_tokens)})")
+
+
+class BPECodec(BPEVocabulary):
+    """Text to ids and back with a ``BPEVocabulary``; ``to_tiktoken`` gives the same ids, faster."""
 
     def _encode_ordinary(self, text: str) -> list[int]:
         ids: list[int] = []
@@ -253,6 +246,35 @@ class BPETokenizer:
         """The text of ``ids``; bytes cut inside a UTF-8 character show as U+FFFD."""
         return self.decode_bytes(ids).decode("utf-8", errors="replace")
 
+    def to_tiktoken(self, name: str | None = None) -> tiktoken.Encoding:
+        """The same tokenizer as a fast ``tiktoken.Encoding``: the bytes of token ``i`` get rank ``i``.
+
+        tiktoken's own rule for marker text applies: ``encode(text, allowed_special="all")`` gives the special ids,
+        ``encode_ordinary`` (or ``disallowed_special=()``) treats markers as plain text, and the default raises.
+        """
+        ranks = {spelled: i for i, spelled in enumerate(self.token_bytes)}
+        return tiktoken.Encoding(name=name or f"t2sql-bpe-{self.n_vocab}", pat_str=self.pattern,
+                                 mergeable_ranks=ranks, special_tokens=dict(self.special_tokens))
+
+
+class BPETokenizer(BPECodec):
+    """A byte-level BPE tokenizer that learns its merges (``train``) and is kept as JSON (``save``/``load``).
+
+    >>> tok = BPETokenizer.train(["SELECT name FROM singer"] * 3, vocab_size=270)
+    >>> tok.decode(tok.encode("SELECT name FROM singer<|endoftext|>"))
+    'SELECT name FROM singer<|endoftext|>'
+    """
+
+    @classmethod
+    def train(cls, texts: Iterable[str], vocab_size: int, special_tokens: Sequence[str] = SPECIAL_TOKENS,
+              pattern: str = PRETOKENIZE_PATTERN, min_frequency: int = 2, progress: bool = False) -> "BPETokenizer":
+        """Learn ``vocab_size - 256 - len(special_tokens)`` merges from ``texts`` (fewer if the pairs run out)."""
+        n_merges = vocab_size - 256 - len(special_tokens)
+        if n_merges < 0:
+            raise ValueError(f"vocab_size {vocab_size} is below 256 bytes + {len(special_tokens)} special tokens")
+        counts = count_pieces(texts, pattern, special_tokens)
+        return cls(train_merges(counts, n_merges, min_frequency, progress), special_tokens, pattern)
+
     def to_dict(self) -> dict:
         """Everything needed to rebuild the tokenizer, as JSON-ready data."""
         return {"format": FORMAT, "version": FORMAT_VERSION, "pattern": self.pattern,
@@ -294,19 +316,6 @@ class BPETokenizer:
         except UnicodeDecodeError as err:
             raise ValueError(f"{path}: not UTF-8 text ({err.reason})") from err
         return cls.from_dict(data, source=str(path))
-
-    def to_tiktoken(self, name: str | None = None) -> tiktoken.Encoding:
-        """The same tokenizer as a fast ``tiktoken.Encoding``: the bytes of token ``i`` get rank ``i``.
-
-        tiktoken's own rule for marker text applies: ``encode(text, allowed_special="all")`` gives the special ids,
-        ``encode_ordinary`` (or ``disallowed_special=()``) treats markers as plain text, and the default raises.
-        """
-        ranks = {spelled: i for i, spelled in enumerate(self.token_bytes)}
-        return tiktoken.Encoding(name=name or f"t2sql-bpe-{self.n_vocab}", pat_str=self.pattern,
-                                 mergeable_ranks=ranks, special_tokens=dict(self.special_tokens))
-
-    def __repr__(self) -> str:
-        return f"BPETokenizer(n_vocab={self.n_vocab}, merges={len(self.merges)}, special={list(self.special_tokens)})"
 
 
 def gpt2_with_special_tokens() -> tiktoken.Encoding:
