@@ -320,6 +320,7 @@ def _schema_groups(by_schema: dict[str, list[Example]], encoder: Any, question_i
 
 
 def _group_width(group: tuple[Any, list[int], list]) -> int:
+    """The longest question with its SQL in a group, in tokens."""
     return max(len(q) + len(t) for q, t in group[2])
 
 
@@ -515,7 +516,7 @@ def rename_schema_words(example: Example, rng: random.Random, word_prob: float =
 
     Why: a model trained on two dozen databases can learn their names by heart and write them whatever the
     schema says; on a new database it then writes names it never read. A name it cannot have memorised
-    must be read from the prompt, which is what a new database asks for. Each lower-case word of two or
+    must be read from the prompt, which is what a new database asks for. Each lower-case word of three or
     more letters (except ``keep``) is renamed with probability ``word_prob``; singular and plural forms
     (``dish``/``dishes``) get the same new stem. The renamed example is for training only: its SQL no
     longer runs on the database. Upper-case SQL keywords never match (only lower-case and capitalised
