@@ -3,8 +3,8 @@
 """Decoding: from the model's next-token scores to SQL (chapter 6).
 
 - ``sample_next`` picks the next token: greedy (temperature 0), temperature, top-k, top-p (nucleus).
-- ``forward_with_cache`` runs the chapter-3 ``GPTModel`` on the new tokens only, reusing the keys and values of
-  the earlier ones (the KV cache); ``generate`` decodes many prompts at once, padded on the left, with it.
+- ``generate`` decodes many prompts at once, padded on the left, with the model's KV cache (chapter 3's
+  ``KVCache``): after the prompt, each step runs the model on the new tokens only.
 - ``beam_search`` keeps the ``beam_size`` most likely continuations of one prompt.
 - ``SchemaConstraint`` masks the tokens that would write a table or column name the prompt's schema lacks;
   ``ValueConstraint`` adds that quoted values and numbers must be copied from the question;
@@ -12,6 +12,7 @@
 - ``DecodingSettings``, ``decode_sql`` and ``compare_decoding`` apply all of it to ``Example`` objects.
 """
 
+import inspect
 import re
 import string
 import time
@@ -25,9 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from t2sql_lib.attention import fused_attention
 from t2sql_lib.evaluate import evaluate
-from t2sql_lib.model import apply_rope
+from t2sql_lib.model import KVCache
 from t2sql_lib.prompts import build_prompt
 from t2sql_lib.schema import Example, Schema
 from t2sql_lib.special_tokens import ENDOFTEXT
@@ -68,76 +68,9 @@ def sample_next(logits: torch.Tensor, temperature: float = 0.0, top_k: int | Non
     return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator).squeeze(-1)  # (batch,)
 
 
-# per block: keys and values, each (batch, heads, tokens, head_dim); with a copy head (chapter 3, section 14), one
-# more entry: every position's final state (batch, 1, tokens, emb_dim) and token id (batch, 1, tokens, 1)
-KVCache = list[tuple[torch.Tensor, torch.Tensor]]
-
-
 def supports_kv_cache(model: nn.Module) -> bool:
-    """Whether ``model`` has the chapter-3 ``GPTModel`` layout that ``forward_with_cache`` relies on."""
-    needed = ("tok_emb", "pos_emb", "blocks", "final_norm", "lm_head", "cfg")
-    if not all(hasattr(model, name) for name in needed):
-        return False
-    return all(all(hasattr(b, n) for n in ("norm1", "att", "norm2", "ff")) and hasattr(b.att, "qkv")
-               for b in model.blocks)
-
-
-def forward_with_cache(model: nn.Module, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None,
-                       cache: KVCache | None, every_position: bool = False) -> tuple[torch.Tensor, KVCache]:
-    """The ``GPTModel`` forward pass for the new tokens ``ids`` (batch, new), reusing the cached keys and values.
-
-    ``positions`` (batch, new) is each new token's position; ``mask`` (batch, 1, new, all) says which keys each
-    new token may attend to (None: causal without a cache, everything with one). Returns the logits of the last
-    new token (batch, vocab), or with ``every_position`` of every new token (batch, new, vocab), and the cache
-    grown by the new keys and values. Gradients flow through it and through the cache. It mirrors
-    ``TransformerBlock.forward`` and ``MultiHeadAttention.forward`` (or ``RotaryMultiHeadAttention``'s) in eval
-    mode (no dropout). A copy head's entry is shaped like keys (batch first, tokens third), so code that picks
-    or reorders the cache's rows treats it like the others.
-    """
-    if mask is None and cache is not None and ids.shape[1] > 1:
-        raise ValueError("several new tokens after a cache need an explicit mask")
-    x = model.tok_emb(ids)  # (batch, new, emb_dim)
-    if model.pos_emb is not None:  # GPT-2's learned positions; with RoPE (chapter 3) attention rotates q and k
-        x = x + model.pos_emb(positions)
-    rope = getattr(model.cfg, "pos_encoding", "learned") == "rope"
-    new_cache = []
-    for layer, block in enumerate(model.blocks):
-        att = block.att
-        q, k, v = att.qkv(block.norm1(x)).split(att.d_out, dim=-1)  # 3 x (batch, new, d_out)
-        b, t, _ = q.shape
-        q, k, v = (z.view(b, t, att.num_heads, att.head_dim).transpose(1, 2) for z in (q, k, v))  # (b, heads, new, hd)
-        if rope:  # rotate the new queries and keys by their positions; the cached keys were rotated already
-            q, k = apply_rope(q, positions), apply_rope(k, positions)
-        if cache is not None:
-            k = torch.cat([cache[layer][0], k], dim=2)  # (b, heads, all, hd): the past, then the new
-            v = torch.cat([cache[layer][1], v], dim=2)
-        new_cache.append((k, v))
-        causal = mask is None and cache is None and t > 1
-        context = fused_attention(q, k, v, attn_mask=mask, is_causal=causal)  # (b, heads, new, hd)
-        x = x + att.out_proj(context.transpose(1, 2).reshape(b, t, att.d_out))
-        x = x + block.ff(block.norm2(x))
-    head = getattr(model, "copy_head", None)
-    if head is None:
-        if every_position:
-            return model.lm_head(model.final_norm(x)), new_cache  # (batch, new, vocab)
-        return model.lm_head(model.final_norm(x[:, -1])), new_cache  # (batch, vocab)
-    hidden = model.final_norm(x)  # (b, new, emb_dim): every new position may be copied later
-    memory, memory_ids = hidden[:, None], ids[:, None, :, None]  # (b, 1, new, emb_dim), (b, 1, new, 1)
-    if cache is not None:
-        memory = torch.cat([cache[-1][0], memory], dim=2)  # (b, 1, all, emb_dim)
-        memory_ids = torch.cat([cache[-1][1], memory_ids], dim=2)
-    new_cache.append((memory, memory_ids))
-    # a new token may copy what it may attend to (no pads), itself included
-    if mask is not None:
-        visible = mask[:, 0].expand(b, t, -1)  # (b, new, all)
-    else:  # causal: new token i sees the cache and the new tokens up to i
-        n_all = memory.shape[2]
-        visible = torch.ones(t, n_all, dtype=torch.bool, device=ids.device).tril(n_all - t)[None].expand(b, -1, -1)
-    if every_position:
-        return head(hidden, model.lm_head(hidden), memory[:, 0], memory_ids[:, 0, :, 0], visible), new_cache
-    last = hidden[:, -1:]
-    return (head(last, model.lm_head(last), memory[:, 0], memory_ids[:, 0, :, 0], visible[:, -1:])[:, -1],
-            new_cache)
+    """Whether ``model``'s forward takes chapter 3's ``KVCache`` (``GPTModel``'s does)."""
+    return "cache" in inspect.signature(model.forward).parameters
 
 
 def left_pad(prompts: Sequence[Sequence[int]], device: torch.device | str = "cpu"
@@ -158,11 +91,11 @@ def left_pad(prompts: Sequence[Sequence[int]], device: torch.device | str = "cpu
 
 
 def attention_mask(valid: torch.Tensor) -> torch.Tensor:
-    """(batch, 1, width, width): causal, and no query sees a pad. A pad query sees itself, so softmax is defined."""
+    """(batch, width, width): causal, and no query sees a pad. A pad query sees itself, so softmax is defined."""
     width = valid.shape[1]
     causal = torch.ones(width, width, dtype=torch.bool, device=valid.device).tril()
     eye = torch.eye(width, dtype=torch.bool, device=valid.device)
-    return ((causal[None] & valid[:, None, :]) | eye[None])[:, None]
+    return (causal[None] & valid[:, None, :]) | eye[None]
 
 
 LogitsProcessor = Callable[[list[int], torch.Tensor], torch.Tensor]  # (tokens generated so far, logits (vocab,))
@@ -186,7 +119,8 @@ def _generate_batch(model: nn.Module, prompts: Sequence[Sequence[int]], processo
     ids, positions, valid = left_pad(prompts, device)
     lengths = valid.sum(dim=1)  # (batch,)
     padded = not bool(valid.all())  # without pads, the plain causal mask (and a faster kernel) does
-    logits, cache = forward_with_cache(model, ids, positions, attention_mask(valid) if padded else None, None)
+    cache = KVCache() if use_cache else None
+    logits = model(ids, positions, attention_mask(valid) if padded else None, cache, last_only=True)[:, -1]
     # a row may write until its last position reaches the end of the context (no position embedding beyond)
     budget = (context_length - lengths).clamp(max=max_new_tokens).tolist()
     outputs: list[list[int]] = [[] for _ in prompts]
@@ -206,19 +140,20 @@ def _generate_batch(model: nn.Module, prompts: Sequence[Sequence[int]], processo
         valid = torch.cat([valid, torch.ones_like(valid[:, :1])], dim=1)  # (batch, width + step + 1)
         if use_cache:  # only the new token goes through the model; finished rows are fed and ignored
             pos = (lengths + step).clamp(max=context_length - 1)[:, None]  # (batch, 1)
-            logits, cache = forward_with_cache(model, next_id[:, None], pos, valid[:, None, None, :] if padded else None,
-                                               cache)
+            logits = model(next_id[:, None], pos, valid[:, None, :] if padded else None, cache, last_only=True)[:, -1]
         else:  # the whole sequence again, as chapter 3's generate_greedy does
             ids = torch.cat([ids, next_id[:, None]], dim=1)
-            pos = (valid.long().cumsum(dim=1) - 1).clamp(min=0, max=context_length - 1)
-            logits, _ = forward_with_cache(model, ids, pos, attention_mask(valid) if padded else None, None)
+            window = valid[:, -context_length:]  # a row still writing has all its tokens in the last columns
+            pos = (window.long().cumsum(dim=1) - 1).clamp(min=0)
+            mask = attention_mask(window) if padded else None
+            logits = model(ids[:, -context_length:], pos, mask, last_only=True)[:, -1]
     return outputs
 
 
 @torch.no_grad()
 def _generate_plain(model: nn.Module, prompt: Sequence[int], processor: Any, ends: set[int], context_length: int,
                     max_new_tokens: int, pick: Callable[[torch.Tensor], torch.Tensor]) -> list[int]:
-    """One prompt through ``model(ids)`` at every step: for models without the GPTModel layout."""
+    """One prompt through ``model(ids)`` at every step: for models whose forward takes no KV cache."""
     device = next(model.parameters()).device
     idx = torch.tensor([list(prompt)], dtype=torch.long, device=device)
     out: list[int] = []
@@ -246,7 +181,7 @@ def generate(model: nn.Module, prompts: Sequence[Sequence[int]], *, max_new_toke
     statement, e.g. ``;``), after ``max_new_tokens`` tokens or at the end of the context. ``processors[i]``,
     when given, edits the logits of prompt ``i`` before each choice (``SchemaConstraint`` does). Prompts are
     sorted by length and decoded ``batch_size`` at a time, padded on the left, with the KV cache unless
-    ``use_cache=False``. A model without the chapter-3 layout is decoded one prompt at a time.
+    ``use_cache=False``. A model whose forward takes no KV cache is decoded one prompt at a time.
     """
     context_length = context_length or model.cfg.context_length
     _check_prompts(prompts, context_length)
@@ -281,6 +216,29 @@ def generate(model: nn.Module, prompts: Sequence[Sequence[int]], *, max_new_toke
     return results
 
 
+def _extend_beams(total: torch.Tensor, live: list[tuple[list[int], float]], beam_size: int, eos_id: int,
+                  score: Callable[[float, int], float]) -> tuple[list[tuple[list[int], float]], list[int], list]:
+    """One step of beam search: from ``total`` (live, vocab), each extension's total log-probability, the new live
+    beams, the live row each continues, and the beams that ended among the best (tokens without eos, score)."""
+    vocab = total.shape[-1]
+    top = total.view(-1).topk(min(2 * beam_size, total.numel()))
+    new_live, parents, finished = [], [], []
+    for rank, (value, index) in enumerate(zip(top.values.tolist(), top.indices.tolist())):
+        if value == float("-inf"):
+            break
+        row, token = divmod(index, vocab)
+        tokens = live[row][0] + [token]
+        if token == eos_id:
+            if rank < beam_size:  # an end among the best: a finished beam
+                finished.append((live[row][0], score(value, len(tokens))))
+        else:
+            new_live.append((tokens, value))
+            parents.append(row)
+        if len(new_live) == beam_size:
+            break
+    return new_live, parents, finished
+
+
 @torch.no_grad()
 def beam_search(model: nn.Module, prompt: Sequence[int], *, beam_size: int, max_new_tokens: int, eos_id: int,
                 processor: LogitsProcessor | None = None, length_penalty: float = 1.0,
@@ -299,54 +257,34 @@ def beam_search(model: nn.Module, prompt: Sequence[int], *, beam_size: int, max_
     _check_prompts([prompt], context_length)
     budget = min(max_new_tokens, context_length - len(prompt))
     device = next(model.parameters()).device
-    cached = supports_kv_cache(model)
+    cache = KVCache() if supports_kv_cache(model) else None
     was_training = model.training
     model.eval()
+
+    def score(logprob: float, length: int) -> float:
+        return logprob / max(length, 1) ** length_penalty
+
     try:
         seqs = torch.tensor([list(prompt)], dtype=torch.long, device=device)  # (live, tokens)
-        if cached:
-            positions = torch.arange(len(prompt), device=device)[None]
-            logits, cache = forward_with_cache(model, seqs, positions, None, None)
-        else:
-            logits = model(seqs)[:, -1]
+        logits = (model(seqs) if cache is None else model(seqs, cache=cache, last_only=True))[:, -1]  # (live, vocab)
         live: list[tuple[list[int], float]] = [([], 0.0)]  # (tokens so far, total log-probability)
         finished: list[tuple[list[int], float]] = []  # (tokens without eos, score)
-
-        def score(logprob: float, length: int) -> float:
-            return logprob / max(length, 1) ** length_penalty
-
         for step in range(budget):
             if processor is not None:
                 for row, (tokens, _) in enumerate(live):
                     logits[row] = processor(tokens, logits[row])
             logp = F.log_softmax(logits.float(), dim=-1)  # (live, vocab)
             total = logp + torch.tensor([lp for _, lp in live], device=device)[:, None]
-            vocab = total.shape[-1]
-            top = total.view(-1).topk(min(2 * beam_size, total.numel()))
-            new_live, parents = [], []
-            for rank, (value, index) in enumerate(zip(top.values.tolist(), top.indices.tolist())):
-                if value == float("-inf"):
-                    break
-                row, token = divmod(index, vocab)
-                tokens = live[row][0] + [token]
-                if token == eos_id:
-                    if rank < beam_size:  # an end among the best: a finished beam
-                        finished.append((live[row][0], score(value, len(tokens))))
-                else:
-                    new_live.append((tokens, value))
-                    parents.append(row)
-                if len(new_live) == beam_size:
-                    break
-            live = new_live
+            live, parents, ended = _extend_beams(total, live, beam_size, eos_id, score)
+            finished += ended
             if len(finished) >= beam_size or not live or step == budget - 1:
                 break
             parent = torch.tensor(parents, device=device)
             new_tokens = torch.tensor([t[-1] for t, _ in live], device=device)[:, None]  # (live, 1)
             seqs = torch.cat([seqs[parent], new_tokens], dim=1)
-            if cached:  # each live beam continues its parent's keys and values
-                cache = [(k[parent], v[parent]) for k, v in cache]
-                pos = torch.full((len(live), 1), len(prompt) + step, device=device)
-                logits, cache = forward_with_cache(model, new_tokens, pos, None, cache)
+            if cache is not None:  # each live beam continues its parent's keys and values
+                cache = cache.select(parent)
+                logits = model(new_tokens, cache=cache, last_only=True)[:, -1]
             else:
                 logits = model(seqs[:, -context_length:])[:, -1]
         if len(finished) < beam_size:
