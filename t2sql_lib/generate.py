@@ -413,22 +413,8 @@ class SqlState(NamedTuple):
     ctes: frozenset[str] = frozenset()
 
 
-class SchemaConstraint:
-    """A logits processor that lets the model write, outside quotes, only words the SQL can mean on ``schema``.
-
-    A word after ``FROM``/``JOIN`` must be a table of the schema (or a name of ``WITH t AS (...)``), a word after a
-    dot a column of it (of that table once ``FROM crops AS T1`` has bound ``T1``), any other word a table, a column,
-    a SQL keyword or function, or an alias. A name may stand before the ``FROM`` that defines it (``SELECT h.name FROM hotels AS h``): the query may
-    not end until it is defined. Numbers and quoted text (``'...'``, ``"..."``, backquotes, ``[...]``) are free; only
-    a function or a keyword opens a ``(`` and a ``)`` must close one; no number or function follows a name, no dot
-    follows the table after ``FROM``/``JOIN``, and where an operand is expected no keyword that only follows one
-    (``SUM(betweeN``). With ``join_keys`` (off by default: Spider's gold joins on undeclared keys), in
-    ``ON A.x = B.y`` a column at either end of a declared foreign key must meet the other end or a column of its own
-    name (``_joins``). A token is allowed when the text stays valid with it: the words it completes are allowed and
-    the word it leaves open starts an allowed one. ``<|endoftext|>`` is allowed only where the SQL may end (no open
-    quote or parenthesis, no name missing or undefined). Masks are cached per state, so most steps cost a dictionary
-    look-up. As in SQLite, non-ASCII characters belong to names, so outside quotes they spell names too.
-    """
+class _SchemaNames:
+    """The schema's names as the constraint reads them: the words of each slot, their prefixes, the foreign keys."""
 
     def __init__(self, schema: Schema, vocab: TokenVocab, join_keys: bool = False):
         self.schema, self.vocab, self.join_keys = schema, vocab, join_keys
@@ -454,6 +440,111 @@ class SchemaConstraint:
         self._states: dict[str, SqlState | None] = {}
         self._last: tuple[str, SqlState | None] = ("", SqlState())
         self._word_piece = vocab.word_pieces
+
+    def _qualifier(self, state: SqlState, name: str) -> str:
+        """The table whose column follows ``name.``: the one the innermost SELECT in scope bound ``name`` to, the table
+        called ``name``, "?name" (any name, checked later) while a FROM is still to come, else "" (any column or
+        alias)."""
+        for alias, table, _ in reversed(state.bound):
+            if alias == name:
+                return table if table in self.table_columns else ""  # bound to a WITH name: its columns unknown
+        if name in self.table_columns:
+            return name
+        return "?" + name if self._may_define_later(state) else ""
+
+    @staticmethod
+    def _may_define_later(state: SqlState) -> bool:
+        """Whether a name used here may be defined further on: a FROM (or a JOIN of this FROM) is still to come."""
+        return bool(state.before_from) or state.in_from
+
+
+class _NameRules(_SchemaNames):
+    """Which names and words each slot allows."""
+
+    def columns_after_dot(self, state: SqlState) -> tuple[set[str], set[str]]:
+        """The columns that may follow ``T1.`` in ``state``, and their prefixes: those of ``T1``'s table (the schema's
+        when it is unknown), less, at either end of ``ON A.x = B.y``, the keys ``_joins`` refuses."""
+        table = state.qualifier
+        if table not in self.table_columns:
+            return self.words["column"], self.prefixes["column"]
+        if state.on not in ("left", "right"):
+            return self.table_columns[table], self.table_prefixes[table]
+        key = (table, state.on, state.join_key, state.bound)
+        if key not in self._join_columns:
+            columns = {c for c in self.table_columns[table] if self._joins(f"{table}.{c}", state)}
+            self._join_columns[key] = (columns, _prefixes(columns))
+        return self._join_columns[key]
+
+    def _words(self, state: SqlState) -> set[str]:
+        """The words that may stand in ``state``'s slot (the aliases included where any word may)."""
+        if state.slot == "column":
+            return self.columns_after_dot(state)[0]
+        if state.slot == "table":
+            return self.words["table"] | state.ctes
+        return self.words["after_name" if state.after else "operand" if state.operand else "any"] | state.aliases
+
+    def _may_start(self, state: SqlState, word: str) -> bool:
+        word = word.lower()
+        if state.after == "point":  # after "3." only the digits of 3.5 (or 3.5e2)
+            return bool(_NUMBER_AFTER_POINT.fullmatch(word))
+        if word[0].isdigit():  # a number: only where a value may stand, not where a name must, nor right after one
+            return state.slot == "any" and not state.after
+        if state.slot == "alias" or (state.slot == "any" and state.after == "table"):  # AS h, or the h of hotels h
+            return True
+        if state.slot == "column":
+            return state.qualifier.startswith("?") or word in self.columns_after_dot(state)[1] or (
+                not state.qualifier and any(a.startswith(word) for a in state.aliases))
+        if state.slot == "table":
+            return word in self.prefixes["table"] or any(c.startswith(word) for c in state.ctes)
+        if self._may_define_later(state) and not state.after:  # any name may be an alias defined further on
+            return True
+        prefixes = self.prefixes["after_name" if state.after else "operand" if state.operand else "any"]
+        return word in prefixes or any(a.startswith(word) for a in state.aliases)
+
+
+class _JoinRules(_NameRules):
+    """The join-key rule: a foreign key's end meets its other end or a column of its own name."""
+
+    def _join_step(self, state: SqlState, word: str) -> tuple[str, str]:
+        """``ON A.x = B.y`` once ``word`` is written, with ``join_keys``: ON starts it, A and B (an alias or a table)
+        keep it, A.x moves it to its "=" if x is a join key, B.y ends it; any other word ends it too."""
+        if not self.join_keys:
+            return "", ""
+        if word == "on":
+            return "left", ""
+        if state.slot == "column":
+            key = f"{state.qualifier}.{word}"
+            return ("eq", key) if state.on == "left" and key in self.partners else ("", "")
+        if state.on in ("left", "right") and (word in state.aliases or word in state.pending
+                                              or word in self.table_columns):
+            return state.on, state.join_key
+        return "", ""
+
+    def _joins(self, column: str, state: SqlState) -> bool:
+        """Whether ``column`` ("table.column") may stand at its end of ``ON A.x = B.y``. A column in no declared
+        foreign key joins anything (Spider joins ``flights.Airline = airlines.uid`` and declares no key). A key, as A.x,
+        must meet the other end of one of its keys, or a column of its own name, in another table of this SELECT
+        (``FROM rooms AS T1 JOIN hotels AS T2 ON T1.room_id`` is refused: no column of hotels meets rooms.room_id); as
+        B.y, it must meet A.x that way."""
+        if column not in self.partners:
+            return True
+        if state.on == "right":
+            return self._meet(state.join_key, column)
+        table = column.split(".")[0]
+        # the tables this SELECT bound, less A's own (a self-join keeps one)
+        others = [t for _, t, depth in state.bound if depth == state.depth]
+        if table in others:
+            others.remove(table)
+        others = others or [t for t in self.table_columns if t != table]  # no aliases: any other table
+        return any(self._meet(column, f"{t}.{c}") for t in others for c in self.table_columns.get(t, ()))
+
+    def _meet(self, a: str, b: str) -> bool:
+        """Whether columns ``a`` and ``b`` ("table.column") are the two ends of a declared key, or share a name."""
+        return b in self.partners.get(a, ()) or a.split(".", 1)[1] == b.split(".", 1)[1]
+
+
+class _WordLexer(_JoinRules):
+    """The lexer's word steps: close a word, bind an alias, check a column."""
 
     def _close_word(self, state: SqlState, next_ch: str = "") -> SqlState | None:
         """The state once the word being written ends before ``next_ch`` ("": the end), or None when that word is not
@@ -519,98 +610,9 @@ class SchemaConstraint:
         return state._replace(word="", slot="any", after="name", last_table="", operand=False, pending=pending,
                               deferred=deferred, on=on, join_key=join_key)
 
-    def _qualifier(self, state: SqlState, name: str) -> str:
-        """The table whose column follows ``name.``: the one the innermost SELECT in scope bound ``name`` to, the table
-        called ``name``, "?name" (any name, checked later) while a FROM is still to come, else "" (any column or
-        alias)."""
-        for alias, table, _ in reversed(state.bound):
-            if alias == name:
-                return table if table in self.table_columns else ""  # bound to a WITH name: its columns unknown
-        if name in self.table_columns:
-            return name
-        return "?" + name if self._may_define_later(state) else ""
 
-    @staticmethod
-    def _may_define_later(state: SqlState) -> bool:
-        """Whether a name used here may be defined further on: a FROM (or a JOIN of this FROM) is still to come."""
-        return bool(state.before_from) or state.in_from
-
-    def _join_step(self, state: SqlState, word: str) -> tuple[str, str]:
-        """``ON A.x = B.y`` once ``word`` is written, with ``join_keys``: ON starts it, A and B (an alias or a table)
-        keep it, A.x moves it to its "=" if x is a join key, B.y ends it; any other word ends it too."""
-        if not self.join_keys:
-            return "", ""
-        if word == "on":
-            return "left", ""
-        if state.slot == "column":
-            key = f"{state.qualifier}.{word}"
-            return ("eq", key) if state.on == "left" and key in self.partners else ("", "")
-        if state.on in ("left", "right") and (word in state.aliases or word in state.pending
-                                              or word in self.table_columns):
-            return state.on, state.join_key
-        return "", ""
-
-    def _joins(self, column: str, state: SqlState) -> bool:
-        """Whether ``column`` ("table.column") may stand at its end of ``ON A.x = B.y``. A column in no declared
-        foreign key joins anything (Spider joins ``flights.Airline = airlines.uid`` and declares no key). A key, as A.x,
-        must meet the other end of one of its keys, or a column of its own name, in another table of this SELECT
-        (``FROM rooms AS T1 JOIN hotels AS T2 ON T1.room_id`` is refused: no column of hotels meets rooms.room_id); as
-        B.y, it must meet A.x that way."""
-        if column not in self.partners:
-            return True
-        if state.on == "right":
-            return self._meet(state.join_key, column)
-        table = column.split(".")[0]
-        # the tables this SELECT bound, less A's own (a self-join keeps one)
-        others = [t for _, t, depth in state.bound if depth == state.depth]
-        if table in others:
-            others.remove(table)
-        others = others or [t for t in self.table_columns if t != table]  # no aliases: any other table
-        return any(self._meet(column, f"{t}.{c}") for t in others for c in self.table_columns.get(t, ()))
-
-    def _meet(self, a: str, b: str) -> bool:
-        """Whether columns ``a`` and ``b`` ("table.column") are the two ends of a declared key, or share a name."""
-        return b in self.partners.get(a, ()) or a.split(".", 1)[1] == b.split(".", 1)[1]
-
-    def columns_after_dot(self, state: SqlState) -> tuple[set[str], set[str]]:
-        """The columns that may follow ``T1.`` in ``state``, and their prefixes: those of ``T1``'s table (the schema's
-        when it is unknown), less, at either end of ``ON A.x = B.y``, the keys ``_joins`` refuses."""
-        table = state.qualifier
-        if table not in self.table_columns:
-            return self.words["column"], self.prefixes["column"]
-        if state.on not in ("left", "right"):
-            return self.table_columns[table], self.table_prefixes[table]
-        key = (table, state.on, state.join_key, state.bound)
-        if key not in self._join_columns:
-            columns = {c for c in self.table_columns[table] if self._joins(f"{table}.{c}", state)}
-            self._join_columns[key] = (columns, _prefixes(columns))
-        return self._join_columns[key]
-
-    def _words(self, state: SqlState) -> set[str]:
-        """The words that may stand in ``state``'s slot (the aliases included where any word may)."""
-        if state.slot == "column":
-            return self.columns_after_dot(state)[0]
-        if state.slot == "table":
-            return self.words["table"] | state.ctes
-        return self.words["after_name" if state.after else "operand" if state.operand else "any"] | state.aliases
-
-    def _may_start(self, state: SqlState, word: str) -> bool:
-        word = word.lower()
-        if state.after == "point":  # after "3." only the digits of 3.5 (or 3.5e2)
-            return bool(_NUMBER_AFTER_POINT.fullmatch(word))
-        if word[0].isdigit():  # a number: only where a value may stand, not where a name must, nor right after one
-            return state.slot == "any" and not state.after
-        if state.slot == "alias" or (state.slot == "any" and state.after == "table"):  # AS h, or the h of hotels h
-            return True
-        if state.slot == "column":
-            return state.qualifier.startswith("?") or word in self.columns_after_dot(state)[1] or (
-                not state.qualifier and any(a.startswith(word) for a in state.aliases))
-        if state.slot == "table":
-            return word in self.prefixes["table"] or any(c.startswith(word) for c in state.ctes)
-        if self._may_define_later(state) and not state.after:  # any name may be an alias defined further on
-            return True
-        prefixes = self.prefixes["after_name" if state.after else "operand" if state.operand else "any"]
-        return word in prefixes or any(a.startswith(word) for a in state.aliases)
+class _SqlLexer(_WordLexer):
+    """The lexer's character steps: ``advance`` reads a text into a new state."""
 
     def advance(self, state: SqlState | None, text: str) -> SqlState | None:
         """The state after ``text``, or None when ``text`` writes a word the schema does not allow."""
@@ -667,6 +669,24 @@ class SchemaConstraint:
             return state._replace(slot="any", depth=depth, bound=tuple(b for b in state.bound if b[2] <= depth),
                                   before_from=frozenset(d for d in state.before_from if d <= depth))
         return state._replace(slot="any")
+
+
+class SchemaConstraint(_SqlLexer):
+    """A logits processor that lets the model write, outside quotes, only words the SQL can mean on ``schema``.
+
+    A word after ``FROM``/``JOIN`` must be a table of the schema (or a name of ``WITH t AS (...)``), a word after a
+    dot a column of it (of that table once ``FROM crops AS T1`` has bound ``T1``), any other word a table, a column,
+    a SQL keyword or function, or an alias. A name may stand before the ``FROM`` that defines it (``SELECT h.name FROM hotels AS h``): the query may
+    not end until it is defined. Numbers and quoted text (``'...'``, ``"..."``, backquotes, ``[...]``) are free; only
+    a function or a keyword opens a ``(`` and a ``)`` must close one; no number or function follows a name, no dot
+    follows the table after ``FROM``/``JOIN``, and where an operand is expected no keyword that only follows one
+    (``SUM(betweeN``). With ``join_keys`` (off by default: Spider's gold joins on undeclared keys), in
+    ``ON A.x = B.y`` a column at either end of a declared foreign key must meet the other end or a column of its own
+    name (``_joins``). A token is allowed when the text stays valid with it: the words it completes are allowed and
+    the word it leaves open starts an allowed one. ``<|endoftext|>`` is allowed only where the SQL may end (no open
+    quote or parenthesis, no name missing or undefined). Masks are cached per state, so most steps cost a dictionary
+    look-up. As in SQLite, non-ASCII characters belong to names, so outside quotes they spell names too.
+    """
 
     def may_end(self, state: SqlState) -> bool:
         """Whether the SQL may stop here: not inside a quote, a parenthesis, ``FROM _``, ``AS _`` or ``T1._``, and
@@ -775,16 +795,8 @@ def _word_edge(text: str, i: int) -> bool:
     return not (joined(i - 1) and joined(i))
 
 
-class ValueConstraint:
-    """A ``SchemaConstraint`` that also makes quoted values and numbers come from ``question`` (``question_values``).
-
-    Inside ``'...'`` the text written so far, less one ``%`` at each end, must be a piece of one of the question's
-    texts (ignoring case) that begins where a word begins, or the start of a ``strftime`` format; the closing quote
-    is allowed once it is a whole, non-empty value that ends where a word ends, or before an ending "s", "es", "ed"
-    or "ing" (``'autumn'``; ``'dog'`` from "dogs"; not ``'so'`` out of "season" nor ``'aut'``). Outside quotes a
-    word that starts with a digit must be the start of one of the question's numbers, and end as one of them. Names, keywords and the rest are the wrapped constraint's business. Masks are
-    cached per state and value written so far.
-    """
+class _QuestionValues:
+    """The question's texts and numbers, and the tokens that matter to a value."""
 
     def __init__(self, schema_constraint: SchemaConstraint, question: str):
         self.inner, self.vocab = schema_constraint, schema_constraint.vocab
@@ -818,6 +830,10 @@ class ValueConstraint:
             fits = [bool(t) and bool(_STRFTIME_PIECE.fullmatch(t.split("'")[0])) for t in self.vocab.texts]
             self._percent_tokens = self.quote_tokens | torch.tensor(fits, dtype=torch.bool)
         return self._percent_tokens
+
+
+class _ValueRules(_QuestionValues):
+    """Whether a quoted value or a number may be, or may still become, one of the question's."""
 
     def value_ok(self, value: str, closed: bool) -> bool:
         """Whether ``value`` (the text inside the quotes) may be written so far, or, ``closed``, may end there."""
@@ -866,6 +882,10 @@ class ValueConstraint:
                 mode = {"'": "squote", '"': "dquote"}.get(ch, mode)
         return True
 
+
+class _ValueMasks(_ValueRules):
+    """The masks of the value rules, per state and value written so far."""
+
     def allowed(self, state: SqlState, value: str) -> torch.Tensor:
         """(vocab,) bool: the schema constraint's tokens that also keep the values and numbers the question's;
         ``value`` is what ``written_value`` reads: the text inside '...', or the number being written."""
@@ -888,6 +908,36 @@ class ValueConstraint:
             self._masks[key] = mask
         return mask
 
+    def _any_allowed(self, state: SqlState, value: str) -> bool:
+        """``allowed(state, value).any()``, stopping at the first token found: inside '...' only the pre-filter's
+        tokens can pass."""
+        if (state, value) in self._masks:
+            return bool(self._masks[state, value].any())
+        if state.mode == "squote":
+            candidates = (self.percent_tokens if value.startswith("%") else self.quote_tokens).nonzero().flatten().tolist()
+        else:
+            candidates = range(len(self.vocab.texts))
+        return any(self.inner.allows(state, i) and self._allows_value(state, value, i) for i in candidates)
+
+    def _allows_value(self, state: SqlState, value: str, token: int) -> bool:
+        """The value rules of ``allowed`` for one token the schema constraint allows."""
+        number = value if state.mode == "code" and value else state.word
+        if token == self.vocab.eos_id:
+            return not (number[:1].isdigit() and number not in self.numbers)
+        return self.text_ok(state.mode, value if state.mode == "squote" else "", number, self.vocab.texts[token])
+
+
+class ValueConstraint(_ValueMasks):
+    """A ``SchemaConstraint`` that also makes quoted values and numbers come from ``question`` (``question_values``).
+
+    Inside ``'...'`` the text written so far, less one ``%`` at each end, must be a piece of one of the question's
+    texts (ignoring case) that begins where a word begins, or the start of a ``strftime`` format; the closing quote
+    is allowed once it is a whole, non-empty value that ends where a word ends, or before an ending "s", "es", "ed"
+    or "ing" (``'autumn'``; ``'dog'`` from "dogs"; not ``'so'`` out of "season" nor ``'aut'``). Outside quotes a
+    word that starts with a digit must be the start of one of the question's numbers, and end as one of them. Names, keywords and the rest are the wrapped constraint's business. Masks are
+    cached per state and value written so far.
+    """
+
     @staticmethod
     def written_value(state: SqlState, text: str) -> str:
         """What the value rules read at the end of ``text``: inside '...' the text after the opening quote; in code
@@ -908,24 +958,6 @@ class ValueConstraint:
         if self.inner.allows(state, token) and self._allows_value(state, value, token):
             return True
         return self.inner.allows(state, token) and not self._any_allowed(state, value)  # the fallback of __call__
-
-    def _any_allowed(self, state: SqlState, value: str) -> bool:
-        """``allowed(state, value).any()``, stopping at the first token found: inside '...' only the pre-filter's
-        tokens can pass."""
-        if (state, value) in self._masks:
-            return bool(self._masks[state, value].any())
-        if state.mode == "squote":
-            candidates = (self.percent_tokens if value.startswith("%") else self.quote_tokens).nonzero().flatten().tolist()
-        else:
-            candidates = range(len(self.vocab.texts))
-        return any(self.inner.allows(state, i) and self._allows_value(state, value, i) for i in candidates)
-
-    def _allows_value(self, state: SqlState, value: str, token: int) -> bool:
-        """The value rules of ``allowed`` for one token the schema constraint allows."""
-        number = value if state.mode == "code" and value else state.word
-        if token == self.vocab.eos_id:
-            return not (number[:1].isdigit() and number not in self.numbers)
-        return self.text_ok(state.mode, value if state.mode == "squote" else "", number, self.vocab.texts[token])
 
     def __call__(self, generated: list[int], logits: torch.Tensor) -> torch.Tensor:
         """``logits`` (vocab,) with the tokens that break a name, value or number rule set to -inf."""
