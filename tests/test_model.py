@@ -12,13 +12,16 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from t2sql_lib.attention import MultiHeadAttention
 from t2sql_lib.config import ModelSettings, get_preset
 from t2sql_lib.model import (
     COPY_HEAD_DIM,
+    CachedMultiHeadAttention,
     CopyHead,
     FeedForward,
     GPTConfig,
     GPTModel,
+    KVCache,
     LayerNorm,
     estimate_training_memory,
     generate_greedy,
@@ -338,6 +341,21 @@ def test_copy_head_gets_the_gradient_of_the_copy_loss():
         for p in m.parameters():
             p -= 0.05 * p.grad
     assert repeat_loss().item() < before.item()
+
+
+def test_cached_attention_is_chapter_2s_layer_on_a_plain_call_and_with_a_cache():
+    torch.manual_seed(0)
+    plain = MultiHeadAttention(16, 16, 32, 0.0, 4).eval()
+    cached = CachedMultiHeadAttention(16, 16, 32, 0.0, 4).eval()
+    cached.load_state_dict(plain.state_dict())  # the same parameters
+    x = torch.randn(2, 7, 16)  # (batch, tokens, d_in)
+    with torch.no_grad():
+        assert torch.equal(cached(x), plain(x))
+        cache = KVCache()
+        first = cached(x[:, :4], cache=cache)
+        rest = cached(x[:, 4:], cache=cache)  # three new tokens after four cached: causal among them by default
+    assert cache.length() == 7 and cache.keys[0].shape == (2, 4, 7, 4)
+    torch.testing.assert_close(torch.cat([first, rest], dim=1), plain(x).detach(), rtol=0, atol=1e-6)
 
 
 # what only model.py may do: walk the blocks, reach into an attention layer, or call the attention maths itself
