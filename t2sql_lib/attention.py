@@ -104,14 +104,16 @@ class MultiHeadAttention(nn.Module):
         queries = split_heads(queries, self.num_heads)  # (batch, heads, tokens, head_dim)
         keys = split_heads(keys, self.num_heads)
         values = split_heads(values, self.num_heads)
-        queries, keys = self.encode_positions(queries, keys)
+        positions = torch.arange(num_tokens, device=x.device)  # (tokens,): where each token sits
+        queries, keys = self.encode_positions(queries, keys, positions)
         # changed: scores, mask, softmax, dropout and the weighted sum in one call
         context = fused_attention(
             queries, keys, values, dropout_p=self.dropout if self.training else 0.0, is_causal=True
         )  # (batch, heads, tokens, head_dim)
         return self.out_proj(merge_heads(context))  # (batch, tokens, d_out)
 
-    def encode_positions(self, queries: torch.Tensor, keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Where a subclass puts position information into queries and keys (batch, heads, tokens, head_dim).
-        Here none: GPT-2 adds it to the token embeddings instead. Chapter 3's RoPE rotates them."""
+    def encode_positions(self, queries: torch.Tensor, keys: torch.Tensor,
+                         positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Where a subclass puts ``positions`` (tokens,) into queries and keys (batch, heads, tokens, head_dim).
+        Here nowhere: GPT-2 adds them to the token embeddings instead. Chapter 3's RoPE rotates by them."""
         return queries, keys

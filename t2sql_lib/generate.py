@@ -3,8 +3,8 @@
 """Decoding: from the model's next-token scores to SQL (chapter 6).
 
 - ``sample_next`` picks the next token: greedy (temperature 0), temperature, top-k, top-p (nucleus).
-- ``forward_with_cache`` runs the chapter-3 ``GPTModel`` on the new tokens only, reusing the keys and values of
-  the earlier ones (the KV cache); ``generate`` decodes many prompts at once, padded on the left, with it.
+- ``generate`` decodes many prompts at once, padded on the left, with the model's KV cache (chapter 3's
+  ``KVCache``): after the prompt, each step runs the model on the new tokens only.
 - ``beam_search`` keeps the ``beam_size`` most likely continuations of one prompt.
 - ``SchemaConstraint`` masks the tokens that would write a table or column name the prompt's schema lacks;
   ``ValueConstraint`` adds that quoted values and numbers must be copied from the question;
@@ -12,6 +12,7 @@
 - ``DecodingSettings``, ``decode_sql`` and ``compare_decoding`` apply all of it to ``Example`` objects.
 """
 
+import inspect
 import re
 import string
 import time
@@ -25,9 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from t2sql_lib.attention import fused_attention
 from t2sql_lib.evaluate import evaluate
-from t2sql_lib.model import apply_rope
+from t2sql_lib.model import KVCache
 from t2sql_lib.prompts import build_prompt
 from t2sql_lib.schema import Example, Schema
 from t2sql_lib.special_tokens import ENDOFTEXT
@@ -68,76 +68,9 @@ def sample_next(logits: torch.Tensor, temperature: float = 0.0, top_k: int | Non
     return torch.multinomial(logits.softmax(dim=-1), 1, generator=generator).squeeze(-1)  # (batch,)
 
 
-# per block: keys and values, each (batch, heads, tokens, head_dim); with a copy head (chapter 3, section 14), one
-# more entry: every position's final state (batch, 1, tokens, emb_dim) and token id (batch, 1, tokens, 1)
-KVCache = list[tuple[torch.Tensor, torch.Tensor]]
-
-
 def supports_kv_cache(model: nn.Module) -> bool:
-    """Whether ``model`` has the chapter-3 ``GPTModel`` layout that ``forward_with_cache`` relies on."""
-    needed = ("tok_emb", "pos_emb", "blocks", "final_norm", "lm_head", "cfg")
-    if not all(hasattr(model, name) for name in needed):
-        return False
-    return all(all(hasattr(b, n) for n in ("norm1", "att", "norm2", "ff")) and hasattr(b.att, "qkv")
-               for b in model.blocks)
-
-
-def forward_with_cache(model: nn.Module, ids: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor | None,
-                       cache: KVCache | None, every_position: bool = False) -> tuple[torch.Tensor, KVCache]:
-    """The ``GPTModel`` forward pass for the new tokens ``ids`` (batch, new), reusing the cached keys and values.
-
-    ``positions`` (batch, new) is each new token's position; ``mask`` (batch, 1, new, all) says which keys each
-    new token may attend to (None: causal without a cache, everything with one). Returns the logits of the last
-    new token (batch, vocab), or with ``every_position`` of every new token (batch, new, vocab), and the cache
-    grown by the new keys and values. Gradients flow through it and through the cache. It mirrors
-    ``TransformerBlock.forward`` and ``MultiHeadAttention.forward`` (or ``RotaryMultiHeadAttention``'s) in eval
-    mode (no dropout). A copy head's entry is shaped like keys (batch first, tokens third), so code that picks
-    or reorders the cache's rows treats it like the others.
-    """
-    if mask is None and cache is not None and ids.shape[1] > 1:
-        raise ValueError("several new tokens after a cache need an explicit mask")
-    x = model.tok_emb(ids)  # (batch, new, emb_dim)
-    if model.pos_emb is not None:  # GPT-2's learned positions; with RoPE (chapter 3) attention rotates q and k
-        x = x + model.pos_emb(positions)
-    rope = getattr(model.cfg, "pos_encoding", "learned") == "rope"
-    new_cache = []
-    for layer, block in enumerate(model.blocks):
-        att = block.att
-        q, k, v = att.qkv(block.norm1(x)).split(att.d_out, dim=-1)  # 3 x (batch, new, d_out)
-        b, t, _ = q.shape
-        q, k, v = (z.view(b, t, att.num_heads, att.head_dim).transpose(1, 2) for z in (q, k, v))  # (b, heads, new, hd)
-        if rope:  # rotate the new queries and keys by their positions; the cached keys were rotated already
-            q, k = apply_rope(q, positions), apply_rope(k, positions)
-        if cache is not None:
-            k = torch.cat([cache[layer][0], k], dim=2)  # (b, heads, all, hd): the past, then the new
-            v = torch.cat([cache[layer][1], v], dim=2)
-        new_cache.append((k, v))
-        causal = mask is None and cache is None and t > 1
-        context = fused_attention(q, k, v, attn_mask=mask, is_causal=causal)  # (b, heads, new, hd)
-        x = x + att.out_proj(context.transpose(1, 2).reshape(b, t, att.d_out))
-        x = x + block.ff(block.norm2(x))
-    head = getattr(model, "copy_head", None)
-    if head is None:
-        if every_position:
-            return model.lm_head(model.final_norm(x)), new_cache  # (batch, new, vocab)
-        return model.lm_head(model.final_norm(x[:, -1])), new_cache  # (batch, vocab)
-    hidden = model.final_norm(x)  # (b, new, emb_dim): every new position may be copied later
-    memory, memory_ids = hidden[:, None], ids[:, None, :, None]  # (b, 1, new, emb_dim), (b, 1, new, 1)
-    if cache is not None:
-        memory = torch.cat([cache[-1][0], memory], dim=2)  # (b, 1, all, emb_dim)
-        memory_ids = torch.cat([cache[-1][1], memory_ids], dim=2)
-    new_cache.append((memory, memory_ids))
-    # a new token may copy what it may attend to (no pads), itself included
-    if mask is not None:
-        visible = mask[:, 0].expand(b, t, -1)  # (b, new, all)
-    else:  # causal: new token i sees the cache and the new tokens up to i
-        n_all = memory.shape[2]
-        visible = torch.ones(t, n_all, dtype=torch.bool, device=ids.device).tril(n_all - t)[None].expand(b, -1, -1)
-    if every_position:
-        return head(hidden, model.lm_head(hidden), memory[:, 0], memory_ids[:, 0, :, 0], visible), new_cache
-    last = hidden[:, -1:]
-    return (head(last, model.lm_head(last), memory[:, 0], memory_ids[:, 0, :, 0], visible[:, -1:])[:, -1],
-            new_cache)
+    """Whether ``model``'s forward takes chapter 3's ``KVCache`` (``GPTModel``'s does)."""
+    return "cache" in inspect.signature(model.forward).parameters
 
 
 def left_pad(prompts: Sequence[Sequence[int]], device: torch.device | str = "cpu"
@@ -158,11 +91,11 @@ def left_pad(prompts: Sequence[Sequence[int]], device: torch.device | str = "cpu
 
 
 def attention_mask(valid: torch.Tensor) -> torch.Tensor:
-    """(batch, 1, width, width): causal, and no query sees a pad. A pad query sees itself, so softmax is defined."""
+    """(batch, width, width): causal, and no query sees a pad. A pad query sees itself, so softmax is defined."""
     width = valid.shape[1]
     causal = torch.ones(width, width, dtype=torch.bool, device=valid.device).tril()
     eye = torch.eye(width, dtype=torch.bool, device=valid.device)
-    return ((causal[None] & valid[:, None, :]) | eye[None])[:, None]
+    return (causal[None] & valid[:, None, :]) | eye[None]
 
 
 LogitsProcessor = Callable[[list[int], torch.Tensor], torch.Tensor]  # (tokens generated so far, logits (vocab,))
@@ -186,7 +119,8 @@ def _generate_batch(model: nn.Module, prompts: Sequence[Sequence[int]], processo
     ids, positions, valid = left_pad(prompts, device)
     lengths = valid.sum(dim=1)  # (batch,)
     padded = not bool(valid.all())  # without pads, the plain causal mask (and a faster kernel) does
-    logits, cache = forward_with_cache(model, ids, positions, attention_mask(valid) if padded else None, None)
+    cache = KVCache() if use_cache else None
+    logits = model(ids, positions, attention_mask(valid) if padded else None, cache, last_only=True)[:, -1]
     # a row may write until its last position reaches the end of the context (no position embedding beyond)
     budget = (context_length - lengths).clamp(max=max_new_tokens).tolist()
     outputs: list[list[int]] = [[] for _ in prompts]
@@ -206,19 +140,20 @@ def _generate_batch(model: nn.Module, prompts: Sequence[Sequence[int]], processo
         valid = torch.cat([valid, torch.ones_like(valid[:, :1])], dim=1)  # (batch, width + step + 1)
         if use_cache:  # only the new token goes through the model; finished rows are fed and ignored
             pos = (lengths + step).clamp(max=context_length - 1)[:, None]  # (batch, 1)
-            logits, cache = forward_with_cache(model, next_id[:, None], pos, valid[:, None, None, :] if padded else None,
-                                               cache)
+            logits = model(next_id[:, None], pos, valid[:, None, :] if padded else None, cache, last_only=True)[:, -1]
         else:  # the whole sequence again, as chapter 3's generate_greedy does
             ids = torch.cat([ids, next_id[:, None]], dim=1)
-            pos = (valid.long().cumsum(dim=1) - 1).clamp(min=0, max=context_length - 1)
-            logits, _ = forward_with_cache(model, ids, pos, attention_mask(valid) if padded else None, None)
+            window = valid[:, -context_length:]  # a row still writing has all its tokens in the last columns
+            pos = (window.long().cumsum(dim=1) - 1).clamp(min=0)
+            mask = attention_mask(window) if padded else None
+            logits = model(ids[:, -context_length:], pos, mask, last_only=True)[:, -1]
     return outputs
 
 
 @torch.no_grad()
 def _generate_plain(model: nn.Module, prompt: Sequence[int], processor: Any, ends: set[int], context_length: int,
                     max_new_tokens: int, pick: Callable[[torch.Tensor], torch.Tensor]) -> list[int]:
-    """One prompt through ``model(ids)`` at every step: for models without the GPTModel layout."""
+    """One prompt through ``model(ids)`` at every step: for models whose forward takes no KV cache."""
     device = next(model.parameters()).device
     idx = torch.tensor([list(prompt)], dtype=torch.long, device=device)
     out: list[int] = []
@@ -246,7 +181,7 @@ def generate(model: nn.Module, prompts: Sequence[Sequence[int]], *, max_new_toke
     statement, e.g. ``;``), after ``max_new_tokens`` tokens or at the end of the context. ``processors[i]``,
     when given, edits the logits of prompt ``i`` before each choice (``SchemaConstraint`` does). Prompts are
     sorted by length and decoded ``batch_size`` at a time, padded on the left, with the KV cache unless
-    ``use_cache=False``. A model without the chapter-3 layout is decoded one prompt at a time.
+    ``use_cache=False``. A model whose forward takes no KV cache is decoded one prompt at a time.
     """
     context_length = context_length or model.cfg.context_length
     _check_prompts(prompts, context_length)
@@ -281,6 +216,29 @@ def generate(model: nn.Module, prompts: Sequence[Sequence[int]], *, max_new_toke
     return results
 
 
+def _extend_beams(total: torch.Tensor, live: list[tuple[list[int], float]], beam_size: int, eos_id: int,
+                  score: Callable[[float, int], float]) -> tuple[list[tuple[list[int], float]], list[int], list]:
+    """One step of beam search: from ``total`` (live, vocab), each extension's total log-probability, the new live
+    beams, the live row each continues, and the beams that ended among the best (tokens without eos, score)."""
+    vocab = total.shape[-1]
+    top = total.view(-1).topk(min(2 * beam_size, total.numel()))
+    new_live, parents, finished = [], [], []
+    for rank, (value, index) in enumerate(zip(top.values.tolist(), top.indices.tolist())):
+        if value == float("-inf"):
+            break
+        row, token = divmod(index, vocab)
+        tokens = live[row][0] + [token]
+        if token == eos_id:
+            if rank < beam_size:  # an end among the best: a finished beam
+                finished.append((live[row][0], score(value, len(tokens))))
+        else:
+            new_live.append((tokens, value))
+            parents.append(row)
+        if len(new_live) == beam_size:
+            break
+    return new_live, parents, finished
+
+
 @torch.no_grad()
 def beam_search(model: nn.Module, prompt: Sequence[int], *, beam_size: int, max_new_tokens: int, eos_id: int,
                 processor: LogitsProcessor | None = None, length_penalty: float = 1.0,
@@ -299,54 +257,34 @@ def beam_search(model: nn.Module, prompt: Sequence[int], *, beam_size: int, max_
     _check_prompts([prompt], context_length)
     budget = min(max_new_tokens, context_length - len(prompt))
     device = next(model.parameters()).device
-    cached = supports_kv_cache(model)
+    cache = KVCache() if supports_kv_cache(model) else None
     was_training = model.training
     model.eval()
+
+    def score(logprob: float, length: int) -> float:
+        return logprob / max(length, 1) ** length_penalty
+
     try:
         seqs = torch.tensor([list(prompt)], dtype=torch.long, device=device)  # (live, tokens)
-        if cached:
-            positions = torch.arange(len(prompt), device=device)[None]
-            logits, cache = forward_with_cache(model, seqs, positions, None, None)
-        else:
-            logits = model(seqs)[:, -1]
+        logits = (model(seqs) if cache is None else model(seqs, cache=cache, last_only=True))[:, -1]  # (live, vocab)
         live: list[tuple[list[int], float]] = [([], 0.0)]  # (tokens so far, total log-probability)
         finished: list[tuple[list[int], float]] = []  # (tokens without eos, score)
-
-        def score(logprob: float, length: int) -> float:
-            return logprob / max(length, 1) ** length_penalty
-
         for step in range(budget):
             if processor is not None:
                 for row, (tokens, _) in enumerate(live):
                     logits[row] = processor(tokens, logits[row])
             logp = F.log_softmax(logits.float(), dim=-1)  # (live, vocab)
             total = logp + torch.tensor([lp for _, lp in live], device=device)[:, None]
-            vocab = total.shape[-1]
-            top = total.view(-1).topk(min(2 * beam_size, total.numel()))
-            new_live, parents = [], []
-            for rank, (value, index) in enumerate(zip(top.values.tolist(), top.indices.tolist())):
-                if value == float("-inf"):
-                    break
-                row, token = divmod(index, vocab)
-                tokens = live[row][0] + [token]
-                if token == eos_id:
-                    if rank < beam_size:  # an end among the best: a finished beam
-                        finished.append((live[row][0], score(value, len(tokens))))
-                else:
-                    new_live.append((tokens, value))
-                    parents.append(row)
-                if len(new_live) == beam_size:
-                    break
-            live = new_live
+            live, parents, ended = _extend_beams(total, live, beam_size, eos_id, score)
+            finished += ended
             if len(finished) >= beam_size or not live or step == budget - 1:
                 break
             parent = torch.tensor(parents, device=device)
             new_tokens = torch.tensor([t[-1] for t, _ in live], device=device)[:, None]  # (live, 1)
             seqs = torch.cat([seqs[parent], new_tokens], dim=1)
-            if cached:  # each live beam continues its parent's keys and values
-                cache = [(k[parent], v[parent]) for k, v in cache]
-                pos = torch.full((len(live), 1), len(prompt) + step, device=device)
-                logits, cache = forward_with_cache(model, new_tokens, pos, None, cache)
+            if cache is not None:  # each live beam continues its parent's keys and values
+                cache = cache.select(parent)
+                logits = model(new_tokens, cache=cache, last_only=True)[:, -1]
             else:
                 logits = model(seqs[:, -context_length:])[:, -1]
         if len(finished) < beam_size:
@@ -475,22 +413,8 @@ class SqlState(NamedTuple):
     ctes: frozenset[str] = frozenset()
 
 
-class SchemaConstraint:
-    """A logits processor that lets the model write, outside quotes, only words the SQL can mean on ``schema``.
-
-    A word after ``FROM``/``JOIN`` must be a table of the schema (or a name of ``WITH t AS (...)``), a word after a
-    dot a column of it (of that table once ``FROM crops AS T1`` has bound ``T1``), any other word a table, a column,
-    a SQL keyword or function, or an alias. A name may stand before the ``FROM`` that defines it (``SELECT h.name FROM hotels AS h``): the query may
-    not end until it is defined. Numbers and quoted text (``'...'``, ``"..."``, backquotes, ``[...]``) are free; only
-    a function or a keyword opens a ``(`` and a ``)`` must close one; no number or function follows a name, no dot
-    follows the table after ``FROM``/``JOIN``, and where an operand is expected no keyword that only follows one
-    (``SUM(betweeN``). With ``join_keys`` (off by default: Spider's gold joins on undeclared keys), in
-    ``ON A.x = B.y`` a column at either end of a declared foreign key must meet the other end or a column of its own
-    name (``_joins``). A token is allowed when the text stays valid with it: the words it completes are allowed and
-    the word it leaves open starts an allowed one. ``<|endoftext|>`` is allowed only where the SQL may end (no open
-    quote or parenthesis, no name missing or undefined). Masks are cached per state, so most steps cost a dictionary
-    look-up. As in SQLite, non-ASCII characters belong to names, so outside quotes they spell names too.
-    """
+class _SchemaNames:
+    """The schema's names as the constraint reads them: the words of each slot, their prefixes, the foreign keys."""
 
     def __init__(self, schema: Schema, vocab: TokenVocab, join_keys: bool = False):
         self.schema, self.vocab, self.join_keys = schema, vocab, join_keys
@@ -516,6 +440,111 @@ class SchemaConstraint:
         self._states: dict[str, SqlState | None] = {}
         self._last: tuple[str, SqlState | None] = ("", SqlState())
         self._word_piece = vocab.word_pieces
+
+    def _qualifier(self, state: SqlState, name: str) -> str:
+        """The table whose column follows ``name.``: the one the innermost SELECT in scope bound ``name`` to, the table
+        called ``name``, "?name" (any name, checked later) while a FROM is still to come, else "" (any column or
+        alias)."""
+        for alias, table, _ in reversed(state.bound):
+            if alias == name:
+                return table if table in self.table_columns else ""  # bound to a WITH name: its columns unknown
+        if name in self.table_columns:
+            return name
+        return "?" + name if self._may_define_later(state) else ""
+
+    @staticmethod
+    def _may_define_later(state: SqlState) -> bool:
+        """Whether a name used here may be defined further on: a FROM (or a JOIN of this FROM) is still to come."""
+        return bool(state.before_from) or state.in_from
+
+
+class _NameRules(_SchemaNames):
+    """Which names and words each slot allows."""
+
+    def columns_after_dot(self, state: SqlState) -> tuple[set[str], set[str]]:
+        """The columns that may follow ``T1.`` in ``state``, and their prefixes: those of ``T1``'s table (the schema's
+        when it is unknown), less, at either end of ``ON A.x = B.y``, the keys ``_joins`` refuses."""
+        table = state.qualifier
+        if table not in self.table_columns:
+            return self.words["column"], self.prefixes["column"]
+        if state.on not in ("left", "right"):
+            return self.table_columns[table], self.table_prefixes[table]
+        key = (table, state.on, state.join_key, state.bound)
+        if key not in self._join_columns:
+            columns = {c for c in self.table_columns[table] if self._joins(f"{table}.{c}", state)}
+            self._join_columns[key] = (columns, _prefixes(columns))
+        return self._join_columns[key]
+
+    def _words(self, state: SqlState) -> set[str]:
+        """The words that may stand in ``state``'s slot (the aliases included where any word may)."""
+        if state.slot == "column":
+            return self.columns_after_dot(state)[0]
+        if state.slot == "table":
+            return self.words["table"] | state.ctes
+        return self.words["after_name" if state.after else "operand" if state.operand else "any"] | state.aliases
+
+    def _may_start(self, state: SqlState, word: str) -> bool:
+        word = word.lower()
+        if state.after == "point":  # after "3." only the digits of 3.5 (or 3.5e2)
+            return bool(_NUMBER_AFTER_POINT.fullmatch(word))
+        if word[0].isdigit():  # a number: only where a value may stand, not where a name must, nor right after one
+            return state.slot == "any" and not state.after
+        if state.slot == "alias" or (state.slot == "any" and state.after == "table"):  # AS h, or the h of hotels h
+            return True
+        if state.slot == "column":
+            return state.qualifier.startswith("?") or word in self.columns_after_dot(state)[1] or (
+                not state.qualifier and any(a.startswith(word) for a in state.aliases))
+        if state.slot == "table":
+            return word in self.prefixes["table"] or any(c.startswith(word) for c in state.ctes)
+        if self._may_define_later(state) and not state.after:  # any name may be an alias defined further on
+            return True
+        prefixes = self.prefixes["after_name" if state.after else "operand" if state.operand else "any"]
+        return word in prefixes or any(a.startswith(word) for a in state.aliases)
+
+
+class _JoinRules(_NameRules):
+    """The join-key rule: a foreign key's end meets its other end or a column of its own name."""
+
+    def _join_step(self, state: SqlState, word: str) -> tuple[str, str]:
+        """``ON A.x = B.y`` once ``word`` is written, with ``join_keys``: ON starts it, A and B (an alias or a table)
+        keep it, A.x moves it to its "=" if x is a join key, B.y ends it; any other word ends it too."""
+        if not self.join_keys:
+            return "", ""
+        if word == "on":
+            return "left", ""
+        if state.slot == "column":
+            key = f"{state.qualifier}.{word}"
+            return ("eq", key) if state.on == "left" and key in self.partners else ("", "")
+        if state.on in ("left", "right") and (word in state.aliases or word in state.pending
+                                              or word in self.table_columns):
+            return state.on, state.join_key
+        return "", ""
+
+    def _joins(self, column: str, state: SqlState) -> bool:
+        """Whether ``column`` ("table.column") may stand at its end of ``ON A.x = B.y``. A column in no declared
+        foreign key joins anything (Spider joins ``flights.Airline = airlines.uid`` and declares no key). A key, as A.x,
+        must meet the other end of one of its keys, or a column of its own name, in another table of this SELECT
+        (``FROM rooms AS T1 JOIN hotels AS T2 ON T1.room_id`` is refused: no column of hotels meets rooms.room_id); as
+        B.y, it must meet A.x that way."""
+        if column not in self.partners:
+            return True
+        if state.on == "right":
+            return self._meet(state.join_key, column)
+        table = column.split(".")[0]
+        # the tables this SELECT bound, less A's own (a self-join keeps one)
+        others = [t for _, t, depth in state.bound if depth == state.depth]
+        if table in others:
+            others.remove(table)
+        others = others or [t for t in self.table_columns if t != table]  # no aliases: any other table
+        return any(self._meet(column, f"{t}.{c}") for t in others for c in self.table_columns.get(t, ()))
+
+    def _meet(self, a: str, b: str) -> bool:
+        """Whether columns ``a`` and ``b`` ("table.column") are the two ends of a declared key, or share a name."""
+        return b in self.partners.get(a, ()) or a.split(".", 1)[1] == b.split(".", 1)[1]
+
+
+class _WordLexer(_JoinRules):
+    """The lexer's word steps: close a word, bind an alias, check a column."""
 
     def _close_word(self, state: SqlState, next_ch: str = "") -> SqlState | None:
         """The state once the word being written ends before ``next_ch`` ("": the end), or None when that word is not
@@ -581,98 +610,9 @@ class SchemaConstraint:
         return state._replace(word="", slot="any", after="name", last_table="", operand=False, pending=pending,
                               deferred=deferred, on=on, join_key=join_key)
 
-    def _qualifier(self, state: SqlState, name: str) -> str:
-        """The table whose column follows ``name.``: the one the innermost SELECT in scope bound ``name`` to, the table
-        called ``name``, "?name" (any name, checked later) while a FROM is still to come, else "" (any column or
-        alias)."""
-        for alias, table, _ in reversed(state.bound):
-            if alias == name:
-                return table if table in self.table_columns else ""  # bound to a WITH name: its columns unknown
-        if name in self.table_columns:
-            return name
-        return "?" + name if self._may_define_later(state) else ""
 
-    @staticmethod
-    def _may_define_later(state: SqlState) -> bool:
-        """Whether a name used here may be defined further on: a FROM (or a JOIN of this FROM) is still to come."""
-        return bool(state.before_from) or state.in_from
-
-    def _join_step(self, state: SqlState, word: str) -> tuple[str, str]:
-        """``ON A.x = B.y`` once ``word`` is written, with ``join_keys``: ON starts it, A and B (an alias or a table)
-        keep it, A.x moves it to its "=" if x is a join key, B.y ends it; any other word ends it too."""
-        if not self.join_keys:
-            return "", ""
-        if word == "on":
-            return "left", ""
-        if state.slot == "column":
-            key = f"{state.qualifier}.{word}"
-            return ("eq", key) if state.on == "left" and key in self.partners else ("", "")
-        if state.on in ("left", "right") and (word in state.aliases or word in state.pending
-                                              or word in self.table_columns):
-            return state.on, state.join_key
-        return "", ""
-
-    def _joins(self, column: str, state: SqlState) -> bool:
-        """Whether ``column`` ("table.column") may stand at its end of ``ON A.x = B.y``. A column in no declared
-        foreign key joins anything (Spider joins ``flights.Airline = airlines.uid`` and declares no key). A key, as A.x,
-        must meet the other end of one of its keys, or a column of its own name, in another table of this SELECT
-        (``FROM rooms AS T1 JOIN hotels AS T2 ON T1.room_id`` is refused: no column of hotels meets rooms.room_id); as
-        B.y, it must meet A.x that way."""
-        if column not in self.partners:
-            return True
-        if state.on == "right":
-            return self._meet(state.join_key, column)
-        table = column.split(".")[0]
-        # the tables this SELECT bound, less A's own (a self-join keeps one)
-        others = [t for _, t, depth in state.bound if depth == state.depth]
-        if table in others:
-            others.remove(table)
-        others = others or [t for t in self.table_columns if t != table]  # no aliases: any other table
-        return any(self._meet(column, f"{t}.{c}") for t in others for c in self.table_columns.get(t, ()))
-
-    def _meet(self, a: str, b: str) -> bool:
-        """Whether columns ``a`` and ``b`` ("table.column") are the two ends of a declared key, or share a name."""
-        return b in self.partners.get(a, ()) or a.split(".", 1)[1] == b.split(".", 1)[1]
-
-    def columns_after_dot(self, state: SqlState) -> tuple[set[str], set[str]]:
-        """The columns that may follow ``T1.`` in ``state``, and their prefixes: those of ``T1``'s table (the schema's
-        when it is unknown), less, at either end of ``ON A.x = B.y``, the keys ``_joins`` refuses."""
-        table = state.qualifier
-        if table not in self.table_columns:
-            return self.words["column"], self.prefixes["column"]
-        if state.on not in ("left", "right"):
-            return self.table_columns[table], self.table_prefixes[table]
-        key = (table, state.on, state.join_key, state.bound)
-        if key not in self._join_columns:
-            columns = {c for c in self.table_columns[table] if self._joins(f"{table}.{c}", state)}
-            self._join_columns[key] = (columns, _prefixes(columns))
-        return self._join_columns[key]
-
-    def _words(self, state: SqlState) -> set[str]:
-        """The words that may stand in ``state``'s slot (the aliases included where any word may)."""
-        if state.slot == "column":
-            return self.columns_after_dot(state)[0]
-        if state.slot == "table":
-            return self.words["table"] | state.ctes
-        return self.words["after_name" if state.after else "operand" if state.operand else "any"] | state.aliases
-
-    def _may_start(self, state: SqlState, word: str) -> bool:
-        word = word.lower()
-        if state.after == "point":  # after "3." only the digits of 3.5 (or 3.5e2)
-            return bool(_NUMBER_AFTER_POINT.fullmatch(word))
-        if word[0].isdigit():  # a number: only where a value may stand, not where a name must, nor right after one
-            return state.slot == "any" and not state.after
-        if state.slot == "alias" or (state.slot == "any" and state.after == "table"):  # AS h, or the h of hotels h
-            return True
-        if state.slot == "column":
-            return state.qualifier.startswith("?") or word in self.columns_after_dot(state)[1] or (
-                not state.qualifier and any(a.startswith(word) for a in state.aliases))
-        if state.slot == "table":
-            return word in self.prefixes["table"] or any(c.startswith(word) for c in state.ctes)
-        if self._may_define_later(state) and not state.after:  # any name may be an alias defined further on
-            return True
-        prefixes = self.prefixes["after_name" if state.after else "operand" if state.operand else "any"]
-        return word in prefixes or any(a.startswith(word) for a in state.aliases)
+class _SqlLexer(_WordLexer):
+    """The lexer's character steps: ``advance`` reads a text into a new state."""
 
     def advance(self, state: SqlState | None, text: str) -> SqlState | None:
         """The state after ``text``, or None when ``text`` writes a word the schema does not allow."""
@@ -729,6 +669,24 @@ class SchemaConstraint:
             return state._replace(slot="any", depth=depth, bound=tuple(b for b in state.bound if b[2] <= depth),
                                   before_from=frozenset(d for d in state.before_from if d <= depth))
         return state._replace(slot="any")
+
+
+class SchemaConstraint(_SqlLexer):
+    """A logits processor that lets the model write, outside quotes, only words the SQL can mean on ``schema``.
+
+    A word after ``FROM``/``JOIN`` must be a table of the schema (or a name of ``WITH t AS (...)``), a word after a
+    dot a column of it (of that table once ``FROM crops AS T1`` has bound ``T1``), any other word a table, a column,
+    a SQL keyword or function, or an alias. A name may stand before the ``FROM`` that defines it (``SELECT h.name FROM hotels AS h``): the query may
+    not end until it is defined. Numbers and quoted text (``'...'``, ``"..."``, backquotes, ``[...]``) are free; only
+    a function or a keyword opens a ``(`` and a ``)`` must close one; no number or function follows a name, no dot
+    follows the table after ``FROM``/``JOIN``, and where an operand is expected no keyword that only follows one
+    (``SUM(betweeN``). With ``join_keys`` (off by default: Spider's gold joins on undeclared keys), in
+    ``ON A.x = B.y`` a column at either end of a declared foreign key must meet the other end or a column of its own
+    name (``_joins``). A token is allowed when the text stays valid with it: the words it completes are allowed and
+    the word it leaves open starts an allowed one. ``<|endoftext|>`` is allowed only where the SQL may end (no open
+    quote or parenthesis, no name missing or undefined). Masks are cached per state, so most steps cost a dictionary
+    look-up. As in SQLite, non-ASCII characters belong to names, so outside quotes they spell names too.
+    """
 
     def may_end(self, state: SqlState) -> bool:
         """Whether the SQL may stop here: not inside a quote, a parenthesis, ``FROM _``, ``AS _`` or ``T1._``, and
@@ -837,16 +795,8 @@ def _word_edge(text: str, i: int) -> bool:
     return not (joined(i - 1) and joined(i))
 
 
-class ValueConstraint:
-    """A ``SchemaConstraint`` that also makes quoted values and numbers come from ``question`` (``question_values``).
-
-    Inside ``'...'`` the text written so far, less one ``%`` at each end, must be a piece of one of the question's
-    texts (ignoring case) that begins where a word begins, or the start of a ``strftime`` format; the closing quote
-    is allowed once it is a whole, non-empty value that ends where a word ends, or before an ending "s", "es", "ed"
-    or "ing" (``'autumn'``; ``'dog'`` from "dogs"; not ``'so'`` out of "season" nor ``'aut'``). Outside quotes a
-    word that starts with a digit must be the start of one of the question's numbers, and end as one of them. Names, keywords and the rest are the wrapped constraint's business. Masks are
-    cached per state and value written so far.
-    """
+class _QuestionValues:
+    """The question's texts and numbers, and the tokens that matter to a value."""
 
     def __init__(self, schema_constraint: SchemaConstraint, question: str):
         self.inner, self.vocab = schema_constraint, schema_constraint.vocab
@@ -880,6 +830,10 @@ class ValueConstraint:
             fits = [bool(t) and bool(_STRFTIME_PIECE.fullmatch(t.split("'")[0])) for t in self.vocab.texts]
             self._percent_tokens = self.quote_tokens | torch.tensor(fits, dtype=torch.bool)
         return self._percent_tokens
+
+
+class _ValueRules(_QuestionValues):
+    """Whether a quoted value or a number may be, or may still become, one of the question's."""
 
     def value_ok(self, value: str, closed: bool) -> bool:
         """Whether ``value`` (the text inside the quotes) may be written so far, or, ``closed``, may end there."""
@@ -928,6 +882,10 @@ class ValueConstraint:
                 mode = {"'": "squote", '"': "dquote"}.get(ch, mode)
         return True
 
+
+class _ValueMasks(_ValueRules):
+    """The masks of the value rules, per state and value written so far."""
+
     def allowed(self, state: SqlState, value: str) -> torch.Tensor:
         """(vocab,) bool: the schema constraint's tokens that also keep the values and numbers the question's;
         ``value`` is what ``written_value`` reads: the text inside '...', or the number being written."""
@@ -950,6 +908,36 @@ class ValueConstraint:
             self._masks[key] = mask
         return mask
 
+    def _any_allowed(self, state: SqlState, value: str) -> bool:
+        """``allowed(state, value).any()``, stopping at the first token found: inside '...' only the pre-filter's
+        tokens can pass."""
+        if (state, value) in self._masks:
+            return bool(self._masks[state, value].any())
+        if state.mode == "squote":
+            candidates = (self.percent_tokens if value.startswith("%") else self.quote_tokens).nonzero().flatten().tolist()
+        else:
+            candidates = range(len(self.vocab.texts))
+        return any(self.inner.allows(state, i) and self._allows_value(state, value, i) for i in candidates)
+
+    def _allows_value(self, state: SqlState, value: str, token: int) -> bool:
+        """The value rules of ``allowed`` for one token the schema constraint allows."""
+        number = value if state.mode == "code" and value else state.word
+        if token == self.vocab.eos_id:
+            return not (number[:1].isdigit() and number not in self.numbers)
+        return self.text_ok(state.mode, value if state.mode == "squote" else "", number, self.vocab.texts[token])
+
+
+class ValueConstraint(_ValueMasks):
+    """A ``SchemaConstraint`` that also makes quoted values and numbers come from ``question`` (``question_values``).
+
+    Inside ``'...'`` the text written so far, less one ``%`` at each end, must be a piece of one of the question's
+    texts (ignoring case) that begins where a word begins, or the start of a ``strftime`` format; the closing quote
+    is allowed once it is a whole, non-empty value that ends where a word ends, or before an ending "s", "es", "ed"
+    or "ing" (``'autumn'``; ``'dog'`` from "dogs"; not ``'so'`` out of "season" nor ``'aut'``). Outside quotes a
+    word that starts with a digit must be the start of one of the question's numbers, and end as one of them. Names, keywords and the rest are the wrapped constraint's business. Masks are
+    cached per state and value written so far.
+    """
+
     @staticmethod
     def written_value(state: SqlState, text: str) -> str:
         """What the value rules read at the end of ``text``: inside '...' the text after the opening quote; in code
@@ -970,24 +958,6 @@ class ValueConstraint:
         if self.inner.allows(state, token) and self._allows_value(state, value, token):
             return True
         return self.inner.allows(state, token) and not self._any_allowed(state, value)  # the fallback of __call__
-
-    def _any_allowed(self, state: SqlState, value: str) -> bool:
-        """``allowed(state, value).any()``, stopping at the first token found: inside '...' only the pre-filter's
-        tokens can pass."""
-        if (state, value) in self._masks:
-            return bool(self._masks[state, value].any())
-        if state.mode == "squote":
-            candidates = (self.percent_tokens if value.startswith("%") else self.quote_tokens).nonzero().flatten().tolist()
-        else:
-            candidates = range(len(self.vocab.texts))
-        return any(self.inner.allows(state, i) and self._allows_value(state, value, i) for i in candidates)
-
-    def _allows_value(self, state: SqlState, value: str, token: int) -> bool:
-        """The value rules of ``allowed`` for one token the schema constraint allows."""
-        number = value if state.mode == "code" and value else state.word
-        if token == self.vocab.eos_id:
-            return not (number[:1].isdigit() and number not in self.numbers)
-        return self.text_ok(state.mode, value if state.mode == "squote" else "", number, self.vocab.texts[token])
 
     def __call__(self, generated: list[int], logits: torch.Tensor) -> torch.Tensor:
         """``logits`` (vocab,) with the tokens that break a name, value or number rule set to -inf."""

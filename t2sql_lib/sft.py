@@ -13,8 +13,8 @@ the SQL's (and ``<|endoftext|>``'s) alone; ``mask_prompt=False`` scores every to
 Sequences longer than the context are dropped or cut at the front of the schema, by an explicit policy,
 and counted. ``SFTCollator`` pads a batch on the right (inputs with ``<|pad|>``, targets with ``-100``).
 
-For evaluation, ``greedy_generate`` decodes many prompts at once with chapter 6's key/value cache
-(``t2sql_lib.generate``; same result as ``model.generate_greedy``, far fewer FLOPs), ``predict_sql``
+For evaluation, ``greedy_generate`` decodes many prompts at once with chapter 6's ``generate`` and the model's
+key/value cache (same result as ``model.generate_greedy``, far fewer FLOPs), ``predict_sql``
 turns its output into SQL strings, and ``evaluate_model`` scores them with ``t2sql_lib.evaluate``.
 """
 
@@ -34,14 +34,8 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from t2sql_lib.evaluate import EvalReport, evaluate
-from t2sql_lib.generate import (
-    DECODERS,
-    attention_mask,
-    decode_sql,
-    forward_with_cache,
-    generate,
-    supports_kv_cache,
-)
+from t2sql_lib.generate import DECODERS, attention_mask, decode_sql, generate, supports_kv_cache
+from t2sql_lib.model import KVCache
 from t2sql_lib.prompts import build_example_text, build_prompt, build_target, serialize_schema
 from t2sql_lib.schema import Column, Example, ForeignKey, Schema, Table
 from t2sql_lib.special_tokens import ENDOFTEXT, PAD, QUESTION, SPECIAL_TOKENS
@@ -447,37 +441,34 @@ class SharedSchemaCollator:
 class SharedSchemaLM(nn.Module):
     """A chapter-3 ``GPTModel`` read the ``SharedSchemaBatches`` way: each schema once, then its questions.
 
-    ``forward(schema_ids, schema_valid, pair_ids, pair_schema)`` runs chapter 6's ``forward_with_cache`` on the
-    left-padded schemas (their keys and values, and a copy head's states, become a cache), copies each schema's
-    cache to the rows of its questions, and runs the questions (padded on the right) after it: a question's token
-    sees the schema and the earlier tokens of its own question and SQL, at positions counted from the schema's
-    start, exactly as in a prompt of its own. Returns the log-probabilities or logits (questions, tokens, vocab).
-    Gradients flow through the cache into the schema's pass. The wrapper holds no parameters of its own;
-    ``forward_with_cache`` has no dropout, so a model with ``drop_rate > 0`` is refused in training mode.
+    ``forward(schema_ids, schema_valid, pair_ids, pair_schema)`` runs the model on the left-padded schemas into a
+    ``KVCache`` (their keys and values, and a copy head's states), copies each schema's rows of it to the rows of
+    its questions, and runs the questions (padded on the right) after it: a question's token sees the schema and
+    the earlier tokens of its own question and SQL, at positions counted from the schema's start, exactly as in a
+    prompt of its own. Returns the log-probabilities or logits (questions, tokens, vocab). Gradients flow through
+    the cache into the schema's pass, and in training mode the model's dropout applies to both passes. The wrapper
+    holds no parameters of its own.
     """
 
     def __init__(self, model: nn.Module):
         super().__init__()
         if not supports_kv_cache(model):
-            raise ValueError(f"SharedSchemaLM needs the chapter-3 GPTModel layout, not {type(model).__name__}")
+            raise ValueError(f"SharedSchemaLM needs a model whose forward takes a KVCache (chapter 3's GPTModel), "
+                             f"not {type(model).__name__}")
         self.model = model
 
     def forward(self, schema_ids: torch.Tensor, schema_valid: torch.Tensor, pair_ids: torch.Tensor,
                 pair_schema: torch.Tensor) -> torch.Tensor:
-        model = self.model
-        if self.training and getattr(model.cfg, "drop_rate", 0.0) > 0:
-            raise ValueError(f"SharedSchemaLM trains without dropout: the model has drop_rate="
-                             f"{model.cfg.drop_rate}; set it to 0 or use one prompt per question")
         positions = (schema_valid.long().cumsum(dim=1) - 1).clamp(min=0)  # (groups, schema): 0, 1, ... from each start
-        _, cache = forward_with_cache(model, schema_ids, positions, attention_mask(schema_valid), None)
-        cache = [tuple(z.index_select(0, pair_schema) for z in entry) for entry in cache]  # one row per question
+        cache = KVCache()
+        self.model(schema_ids, positions, attention_mask(schema_valid), cache, last_only=True)  # fills the cache
+        cache = cache.select(pair_schema)  # one row per question
         valid = schema_valid.index_select(0, pair_schema)  # (questions, schema)
         n_questions, width = pair_ids.shape
         pair_positions = valid.sum(dim=1, keepdim=True) + torch.arange(width, device=pair_ids.device)  # after it
         causal = torch.ones(width, width, dtype=torch.bool, device=pair_ids.device).tril()
         mask = torch.cat([valid[:, None, :].expand(-1, width, -1), causal.expand(n_questions, -1, -1)], dim=2)
-        logits, _ = forward_with_cache(model, pair_ids, pair_positions, mask[:, None], cache, every_position=True)
-        return logits  # (questions, tokens, vocab)
+        return self.model(pair_ids, pair_positions, mask, cache)  # (questions, tokens, vocab)
 
 
 _LETTERS = re.compile(r"[A-Za-z]+")  # words inside identifiers too: "growing_days" is "growing" and "days"

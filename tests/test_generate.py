@@ -18,7 +18,6 @@ from t2sql_lib.generate import (
     TokenVocab,
     beam_search,
     decode_sql,
-    forward_with_cache,
     generate,
     left_pad,
     pick_executable,
@@ -26,7 +25,7 @@ from t2sql_lib.generate import (
     top_k_filter,
     top_p_filter,
 )
-from t2sql_lib.model import GPTConfig, GPTModel, generate_greedy
+from t2sql_lib.model import GPTConfig, GPTModel, KVCache, generate_greedy
 from t2sql_lib.prompts import build_prompt, build_target
 
 
@@ -109,32 +108,49 @@ def test_cached_greedy_equals_uncached(n_prompt, n_new, layout, lively_model):
 def test_one_cached_step_gives_the_full_forward_logits(layout, lively_model):
     model = lively_model(**LAYOUTS[layout])
     ids = torch.randint(0, 40, (2, 9), generator=torch.Generator().manual_seed(3))
-    _, cache = forward_with_cache(model, ids[:, :8], torch.arange(8)[None].repeat(2, 1), None, None)
-    step, cache = forward_with_cache(model, ids[:, 8:], torch.full((2, 1), 8), None, cache)
+    cache = KVCache()
     with torch.no_grad():
-        full = model(ids)[:, -1]
-    assert torch.allclose(step, full, atol=1e-5)
-    assert cache[0][0].shape == (2, 4, 9, 8)  # (batch, heads, tokens, head_dim)
-    if layout == "copy_head":  # one more entry: final states and token ids of every position
-        assert len(cache) == 3 and cache[-1][0].shape == (2, 1, 9, 32) and cache[-1][1][:, 0, :, 0].equal(ids)
+        model(ids[:, :8], torch.arange(8)[None].repeat(2, 1), cache=cache, last_only=True)
+        step = model(ids[:, 8:], torch.full((2, 1), 8), cache=cache)
+        full = model(ids)[:, -1:]
+    assert step.shape == (2, 1, 40) and torch.allclose(step, full, atol=1e-5)
+    assert cache.length() == 9 and cache.keys[0].shape == cache.values[1].shape == (2, 4, 9, 8)  # (b, heads, t, hd)
+    if layout == "copy_head":  # the copy head's memory: final states and token ids of every position
+        assert cache.states.shape == (2, 9, 32) and cache.ids.equal(ids)
+    else:
+        assert cache.states is None and cache.ids is None
+    picked = cache.select(torch.tensor([1, 1, 0]))  # rows in any order, repeats allowed (beams, shared schemas)
+    assert picked.keys[1].equal(cache.keys[1][[1, 1, 0]]) and picked.length() == 9 and cache.keys[0].shape[0] == 2
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_every_position_gives_the_full_forward_with_and_without_a_cache(layout, lively_model):
-    """``every_position=True``: the logits of all new tokens, as ``model(ids)`` gives them, also after a cache
-    and under an explicit mask (what ``sft.SharedSchemaLM`` trains with)."""
+    """The logits of all new tokens, as ``model(ids)`` gives them, also after a cache, with default or explicit
+    positions, and under an explicit mask (what ``sft.SharedSchemaLM`` trains with)."""
     model = lively_model(**LAYOUTS[layout])
     ids = torch.randint(0, 40, (2, 12), generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
         full = model(ids)
-        whole, _ = forward_with_cache(model, ids, torch.arange(12)[None].repeat(2, 1), None, None,
-                                      every_position=True)
-        _, cache = forward_with_cache(model, ids[:, :5], torch.arange(5)[None].repeat(2, 1), None, None)
-        mask = torch.ones(7, 12, dtype=torch.bool).tril(5)[None, None].expand(2, 1, -1, -1)
-        rest, _ = forward_with_cache(model, ids[:, 5:], torch.arange(5, 12)[None].repeat(2, 1), mask, cache,
-                                     every_position=True)
-    assert whole.shape == full.shape == (2, 12, 40)
+        whole = model(ids, torch.arange(12)[None].repeat(2, 1))
+        cache = KVCache()
+        model(ids[:, :5], cache=cache)
+        mask = torch.ones(7, 12, dtype=torch.bool).tril(5)[None].expand(2, -1, -1)  # (batch, new, all)
+        rest = model(ids[:, 5:], torch.arange(5, 12)[None].repeat(2, 1), mask, cache)
+        cache = KVCache()
+        model(ids[:, :5], cache=cache)
+        rest_default = model(ids[:, 5:], cache=cache)  # positions after the cache, causal mask: the defaults
+        last = model(ids, last_only=True)
+    assert whole.shape == full.shape == (2, 12, 40) and last.shape == (2, 1, 40)
     assert torch.allclose(whole, full, atol=1e-5) and torch.allclose(rest, full[:, 5:], atol=1e-5)
+    assert torch.allclose(rest_default, full[:, 5:], atol=1e-5) and torch.allclose(last, full[:, -1:], atol=1e-5)
+
+
+def test_a_cache_that_would_pass_the_context_is_refused(lively_model):
+    model = lively_model()
+    cache = KVCache()
+    model(torch.zeros(1, 40, dtype=torch.long), cache=cache)
+    with pytest.raises(ValueError, match="40 cached \\+ 9 tokens"):
+        model(torch.zeros(1, 9, dtype=torch.long), cache=cache)
 
 
 def test_left_padding_layout():

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from t2sql_lib.attention import MultiHeadAttention
 from t2sql_lib.config import get_preset
 from t2sql_lib.model import (
     COPY_HEAD_DIM,
+    CachedMultiHeadAttention,
     CopyHead,
     FeedForward,
     GPTConfig,
     GPTModel,
+    KVCache,
     LayerNorm,
     estimate_training_memory,
     generate_greedy,
@@ -335,3 +340,43 @@ def test_copy_head_gets_the_gradient_of_the_copy_loss():
         for p in m.parameters():
             p -= 0.05 * p.grad
     assert repeat_loss().item() < before.item()
+
+
+def test_cached_attention_is_chapter_2s_layer_on_a_plain_call_and_with_a_cache():
+    torch.manual_seed(0)
+    plain = MultiHeadAttention(16, 16, 32, 0.0, 4).eval()
+    cached = CachedMultiHeadAttention(16, 16, 32, 0.0, 4).eval()
+    cached.load_state_dict(plain.state_dict())  # the same parameters
+    x = torch.randn(2, 7, 16)  # (batch, tokens, d_in)
+    with torch.no_grad():
+        assert torch.equal(cached(x), plain(x))
+        cache = KVCache()
+        first = cached(x[:, :4], cache=cache)
+        rest = cached(x[:, 4:], cache=cache)  # three new tokens after four cached: causal among them by default
+    assert cache.length() == 7 and cache.keys[0].shape == (2, 4, 7, 4)
+    torch.testing.assert_close(torch.cat([first, rest], dim=1), plain(x).detach(), rtol=0, atol=1e-6)
+
+
+# what only model.py may do: walk the blocks, reach into an attention layer, or call the attention maths itself
+_WALKS_THE_MODEL = re.compile(
+    r"\.(blocks|trf_blocks)\b"  # the list of blocks
+    r"|\.att\.(qkv|out_proj|num_heads|head_dim|d_out|encode_positions)\b"  # an attention layer's inside
+    r"|\b(block|blk)\.(att|norm1|norm2|ff|drop_resid)\b"  # a block's inside
+    r"|\b(apply_rope|fused_attention|split_heads|merge_heads)\("  # attention computed by hand
+)
+
+
+def _library_lines(skip: set[str]) -> list[tuple[str, int, str]]:
+    root = Path(__file__).resolve().parents[1] / "t2sql_lib"
+    return [(str(path.relative_to(root)), n, line) for path in sorted(root.rglob("*.py")) if path.name not in skip
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)]
+
+
+def test_only_model_py_walks_the_blocks_and_their_attention():
+    """One forward pass: every caller goes through ``GPTModel.forward`` (its ``KVCache``, positions and mask), so a
+    change to the blocks is made in ``model.py`` alone."""
+    offending = [f"{name}:{n}: {line.strip()}" for name, n, line in _library_lines({"model.py", "attention.py"})
+                 if _WALKS_THE_MODEL.search(line)]
+    assert offending == []
+    # the pattern does see what it forbids: model.py itself walks its blocks and rotates by hand
+    assert any(_WALKS_THE_MODEL.search(line) for name, _, line in _library_lines(set()) if name == "model.py")

@@ -1,4 +1,4 @@
-"""Chapter 3, section 5: rotary position embeddings (RoPE) in the GPT, and chapter 6's cached decoding of it."""
+"""Chapter 3, section 5: rotary position embeddings (RoPE) in the GPT, its KV cache, and chapter 6's decoding of it."""
 
 from __future__ import annotations
 
@@ -8,10 +8,17 @@ import math
 import pytest
 import torch
 
-from t2sql_lib.attention import MultiHeadAttention
-from t2sql_lib.generate import forward_with_cache, generate
+from t2sql_lib.generate import generate
 from t2sql_lib.gpt2_weights import load_gpt2_weights
-from t2sql_lib.model import GPTConfig, GPTModel, RotaryMultiHeadAttention, apply_rope, rope_cos_sin
+from t2sql_lib.model import (
+    CachedMultiHeadAttention,
+    GPTConfig,
+    GPTModel,
+    KVCache,
+    RotaryMultiHeadAttention,
+    apply_rope,
+    rope_cos_sin,
+)
 
 ROPE = GPTConfig(vocab_size=97, context_length=40, emb_dim=32, n_heads=4, n_layers=2, drop_rate=0.0,
                  pos_encoding="rope")
@@ -71,7 +78,7 @@ def test_odd_head_dim_is_refused():
 def test_config_chooses_the_attention_and_drops_the_position_table():
     learned = GPTModel(dataclasses.replace(ROPE, pos_encoding="learned"))
     rope = GPTModel(ROPE)
-    assert type(learned.blocks[0].att) is MultiHeadAttention and learned.pos_emb is not None
+    assert type(learned.blocks[0].att) is CachedMultiHeadAttention and learned.pos_emb is not None
     assert isinstance(rope.blocks[0].att, RotaryMultiHeadAttention) and rope.pos_emb is None
     assert learned.num_parameters() - rope.num_parameters() == ROPE.context_length * ROPE.emb_dim
     assert learned.num_parameters(non_embedding=True) == rope.num_parameters(non_embedding=True)
@@ -96,11 +103,15 @@ def test_cached_forward_matches_the_full_forward():
     model = rope_model()
     ids = torch.randint(0, ROPE.vocab_size, (2, 10))
     full = model(ids)[:, -1]
-    logits, _ = forward_with_cache(model, ids, torch.arange(10).expand(2, 10), None, None)
-    assert torch.allclose(full, logits, atol=1e-4)
-    _, cache = forward_with_cache(model, ids[:, :9], torch.arange(9).expand(2, 9), None, None)
-    step, _ = forward_with_cache(model, ids[:, 9:], torch.full((2, 1), 9), None, cache)
+    cache = KVCache()
+    assert torch.allclose(full, model(ids, torch.arange(10).expand(2, 10), last_only=True)[:, -1], atol=1e-4)
+    model(ids[:, :9], cache=cache)
+    step = model(ids[:, 9:], torch.full((2, 1), 9), cache=cache)[:, -1]  # explicit positions, one per row
     assert torch.allclose(full, step, atol=1e-4)
+    other = KVCache()
+    model(ids[:, :9], cache=other)
+    elsewhere = model(ids[:, 9:], torch.full((2, 1), 3), cache=other)[:, -1]  # the same token said to sit at 3
+    assert not torch.allclose(full, elsewhere, atol=1e-4)
 
 
 @pytest.mark.parametrize("use_cache", [True, False])

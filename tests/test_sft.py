@@ -448,13 +448,36 @@ def test_shared_schema_lm_gives_each_question_the_loss_and_gradients_of_its_own_
             torch.testing.assert_close(lp[p][y[p] != IGNORE_INDEX], want, rtol=1e-4, atol=1e-4)
 
 
-def test_shared_schema_lm_refuses_dropout_in_training_and_other_models():
-    model = GPTModel(GPTConfig(vocab_size=50, context_length=16, emb_dim=16, n_heads=2, n_layers=1, drop_rate=0.1))
-    x = {"schema_ids": torch.zeros(1, 3, dtype=torch.long), "schema_valid": torch.ones(1, 3, dtype=torch.bool),
-         "pair_ids": torch.zeros(2, 4, dtype=torch.long), "pair_schema": torch.zeros(2, dtype=torch.long)}
-    wrapped = SharedSchemaLM(model)
-    with pytest.raises(ValueError, match="drop_rate=0.1"):
-        wrapped.train()(**x)
-    assert wrapped.eval()(**x).shape == (2, 4, 50)  # no dropout in eval mode: allowed
-    with pytest.raises(ValueError, match="GPTModel layout"):
+def test_shared_schema_lm_trains_a_model_with_dropout():
+    """The model's own forward, dropout included: training mode draws masks, eval mode is deterministic, and a few
+    steps fit the batch."""
+    torch.manual_seed(0)
+    model = GPTModel(GPTConfig(vocab_size=50, context_length=32, emb_dim=32, n_heads=2, n_layers=2, drop_rate=0.1))
+    schema_ids = torch.randint(1, 50, (2, 5))
+    schema_valid = torch.ones(2, 5, dtype=torch.bool)
+    schema_valid[1, :2] = False  # the second schema is 3 tokens, padded on the left
+    x = {"schema_ids": schema_ids, "schema_valid": schema_valid, "pair_ids": torch.randint(1, 50, (3, 6)),
+         "pair_schema": torch.tensor([0, 0, 1])}
+    y = torch.randint(1, 50, (3, 6))
+    y[:, :2] = IGNORE_INDEX
+    wrapped = SharedSchemaLM(model).train()
+    assert not torch.allclose(wrapped(**x), wrapped(**x))  # dropout is on
+    with torch.no_grad():
+        assert torch.equal(wrapped.eval()(**x), wrapped(**x))
+    wrapped.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(40):
+        loss = lm_loss_sum(wrapped(**x), y) / int((y != IGNORE_INDEX).sum())
+        optimizer.zero_grad()
+        loss.backward()
+        if not losses:  # gradients reach every parameter, through the cache into the schema's pass
+            assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_shared_schema_lm_refuses_a_model_without_a_cache():
+    with pytest.raises(ValueError, match="KVCache"):
         SharedSchemaLM(nn.Linear(2, 2))
