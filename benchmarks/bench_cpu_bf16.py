@@ -51,11 +51,12 @@ def main() -> None:
     args = parser.parse_args()
 
     from t2sql_lib.demo import DemoConfig, available_cpus, build_tokenizer
+    from t2sql_lib.hardware import Precision, cpu_supports_bf16
     from t2sql_lib.model import GPTConfig, GPTModel
     from t2sql_lib.sft import SharedSchemaBatches, SharedSchemaCollator, SharedSchemaLM, special_id
     from t2sql_lib.special_tokens import PAD
     from t2sql_lib.synth import load_generated
-    from t2sql_lib.train import Precision, build_optimizer, call_model, cpu_supports_bf16, lm_loss_sum
+    from t2sql_lib.train import build_optimizer, call_model, lm_loss_sum
 
     threads = args.threads or available_cpus()
     torch.set_num_threads(threads)
