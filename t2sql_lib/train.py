@@ -14,8 +14,6 @@ Batches are ``(inputs, target_ids)`` pairs of shape (batch, tokens); a target of
 of a step is the mean over every scored token of the step, across accumulation micro-batches and GPUs.
 """
 
-from __future__ import annotations
-
 import contextlib
 import csv
 import dataclasses
