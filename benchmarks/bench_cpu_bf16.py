@@ -51,6 +51,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from t2sql_lib.demo import DemoConfig, available_cpus
+    from t2sql_lib.hardware import Precision, cpu_supports_bf16
     from t2sql_lib.model import GPTModel
     from t2sql_lib.sft import (
         SharedSchemaBatches,
@@ -61,7 +62,7 @@ def main() -> None:
     )
     from t2sql_lib.special_tokens import PAD
     from t2sql_lib.synth import load_generated
-    from t2sql_lib.train import Precision, build_optimizer, call_model, cpu_supports_bf16, lm_loss_sum
+    from t2sql_lib.train import build_optimizer, call_model, lm_loss_sum
 
     threads = args.threads or available_cpus()
     torch.set_num_threads(threads)

@@ -63,7 +63,7 @@ def main() -> None:
                    for i, r in zip(range(len(sft)), cold))
         same_warm = cold["target_ids"] == warm["target_ids"]
 
-    print(f"\n| path | wall | ratio to SFTDataset |\n| --- | --- | --- |")
+    print("\n| path | wall | ratio to SFTDataset |\n| --- | --- | --- |")
     print(f"| SFTDataset (a Python loop, in memory) | {t_sft:.2f} s | 1.00 |")
     print(f"| to_dataset (rows as Arrow columns, with prompt strings) | {t_rows:.2f} s | {t_rows / t_sft:.2f} |")
     print(f"| Dataset.map, first run (encode, write the cache) | {t_cold:.2f} s | {t_cold / t_sft:.2f} |")

@@ -50,7 +50,7 @@ from t2sql_lib.sft import (
     sft_collator,
 )
 from t2sql_lib.spider import load_spider, resolve_spider_root
-from t2sql_lib.train import TRAIN_LOG, read_csv_log, train
+from t2sql_lib.train import TRAIN_LOG, RunOptions, TrainTask, read_csv_log, train
 
 CALIBRATION_STEPS = 6  # engine steps timed (after one warm-up step) to turn --max-minutes into a step count
 
@@ -66,8 +66,8 @@ def steps_for_budget(model: torch.nn.Module, data: LengthGroupedBatches, setting
     n = CALIBRATION_STEPS + 1
     probe_settings = dataclasses.replace(settings, max_steps=n, eval_every=0, warmup_steps=1)
     with tempfile.TemporaryDirectory() as folder:
-        train(probe, data, settings=probe_settings, out_dir=folder, collate_fn=collate, device="cpu",
-              progress=False, verbose=False)
+        train(probe, data, probe_settings, TrainTask(collate_fn=collate),
+              RunOptions(out_dir=folder, device="cpu", progress=False, verbose=False))
         log = read_csv_log(Path(folder) / TRAIN_LOG)[1:]  # the first step pays for start-up: left out
     del probe
     # the log's per-step throughput, at the length of an average batch (batches are grouped by length)
@@ -153,9 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     # 5. Train
     out = outputs_dir() / "bench_spider_quality"
     t0 = time.perf_counter()
-    result = train(model, batches, settings=engine_settings, out_dir=out, collate_fn=collate,
-                   config={**preset.to_dict(), "model": dataclasses.asdict(model_settings)},
-                   tokenizer=tokenizer_json(tokenizer), device="cpu", progress=not args.no_progress, verbose=False)
+    options = RunOptions(out_dir=out, config={**preset.to_dict(), "model": dataclasses.asdict(model_settings)},
+                         tokenizer=tokenizer_json(tokenizer), device="cpu", progress=not args.no_progress, verbose=False)
+    result = train(model, batches, engine_settings, TrainTask(collate_fn=collate), options)
     train_time = time.perf_counter() - t0
     print(f"trained {result.step} steps in {train_time:.0f} s ({result.tokens_per_s:,.0f} tokens/s); training loss "
           f"{sum(result.losses[:20]) / len(result.losses[:20]):.3f} (first 20 steps) -> "

@@ -38,6 +38,7 @@ def _rss_mib() -> float:
 def measure(preset_name: str, steps: int, warmup: int, rounds: int) -> dict:
     """Run in a child process: the bare loop and the engine, alternately; return timings and memory."""
     from t2sql_lib import train as tr
+    from t2sql_lib import train_cli
     from t2sql_lib.config import load_preset
     from t2sql_lib.lm_data import SlidingWindowDataset
     from t2sql_lib.model import GPTModel, estimate_training_memory
@@ -46,7 +47,7 @@ def measure(preset_name: str, steps: int, warmup: int, rounds: int) -> dict:
     cfg = preset.model
     settings = dataclasses.replace(preset.train, max_steps=steps, eval_every=0, grad_accum_steps=1)
     seq = cfg.context_length
-    tokens = tr.synthetic_token_stream((steps + 1) * settings.batch_size * (seq + 1) + 1, cfg.vocab_size)
+    tokens = train_cli.synthetic_token_stream((steps + 1) * settings.batch_size * (seq + 1) + 1, cfg.vocab_size)
     data = SlidingWindowDataset(tokens, seq)
     torch.manual_seed(0)
     model = GPTModel(cfg)
@@ -72,8 +73,8 @@ def measure(preset_name: str, steps: int, warmup: int, rounds: int) -> dict:
         """The same steps through ``train``; returns the step times (from its CSV log) and the last loss."""
         model.load_state_dict(start)
         with tempfile.TemporaryDirectory() as out:
-            result = tr.train(model, data, settings=settings, out_dir=out, device="cpu", progress=False,
-                              verbose=False)
+            options = tr.RunOptions(out_dir=out, device="cpu", progress=False, verbose=False)
+            result = tr.train(model, data, settings, options=options)
             rows = tr.read_csv_log(f"{out}/{tr.TRAIN_LOG}")
         return [settings.batch_size * seq / r["tokens_per_s"] for r in rows], result.losses[-1]
 

@@ -46,6 +46,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # a checkout runs without installing the package
 
 from t2sql_lib import config as cf  # noqa: E402
+from t2sql_lib import hardware as hw  # noqa: E402
 from t2sql_lib import pipeline as pl  # noqa: E402
 from t2sql_lib import train as tr  # noqa: E402
 from t2sql_lib.model import GPTConfig, GPTModel  # noqa: E402
@@ -93,7 +94,7 @@ def device_section(device: torch.device) -> dict:
         props = torch.cuda.get_device_properties(device)
         info.update(name=props.name, total_memory_gib=round(props.total_memory / 2**30, 2),
                     capability=f"{props.major}.{props.minor}", tier=cf.gpu_memory_tier(props.total_memory),
-                    preset=cf.auto_preset_name(), peak_tflops_16bit=(tr.peak_flops(device, "bf16") or 0) / 1e12)
+                    preset=cf.auto_preset_name(), peak_tflops_16bit=(hw.peak_flops(device, "bf16") or 0) / 1e12)
     return info
 
 
@@ -105,10 +106,10 @@ def measure_mode(label: str, precision: str, compiled: bool, cfg: GPTConfig, siz
     torch.manual_seed(0)
     model = GPTModel(cfg).to(device).train()
     if device.type == "cuda":
-        prec = tr.setup_precision(settings, device)  # also TF32 for fp32 matrix products, as in a run
-        net, _ = tr.maybe_compile(model, settings, device)
+        prec = hw.setup_precision(settings, device)  # also TF32 for fp32 matrix products, as in a run
+        net, _ = hw.maybe_compile(model, settings, device)
     else:  # a CPU: autocast as asked (emulated bf16 where not native), a compiler without C++
-        prec = tr.Precision(precision, "cpu", torch.amp.GradScaler("cpu", enabled=precision == "fp16"))
+        prec = hw.Precision(precision, "cpu", torch.amp.GradScaler("cpu", enabled=precision == "fp16"))
         net = torch.compile(model, backend=sizes.compile_backend) if compiled else model
     optimizer = tr.build_optimizer(model, settings, device)
     g = torch.Generator().manual_seed(0)
@@ -141,8 +142,8 @@ def measure_mode(label: str, precision: str, compiled: bool, cfg: GPTConfig, siz
     sync(device)
     seconds = time.perf_counter() - t0
     tokens = sizes.steps * sizes.batch * sizes.seq
-    flops = tr.step_flops(model, [data[0, :, :-1]]) * sizes.steps
-    mfu = tr.model_flops_utilisation(flops, seconds, tr.peak_flops(device, "bf16"))
+    flops = hw.step_flops(model, [data[0, :, :-1]]) * sizes.steps
+    mfu = hw.model_flops_utilisation(flops, seconds, hw.peak_flops(device, "bf16"))
     row = {"mode": label, "precision": prec.name, "compiled": compiled,
            "compiler": sizes.compile_backend if compiled else None, "batch": sizes.batch, "seq": sizes.seq,
            "steps": sizes.steps, "tokens_per_s": tokens / seconds, "mfu": mfu, "first_step_s": first,

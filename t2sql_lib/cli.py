@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Spider: execute both queries with their DISTINCT (the official default removes it)")
     p.set_defaults(func=_cmd_eval)
 
-    from .train import register_cli as register_train
+    from .train_cli import register_cli as register_train
 
     register_train(sub)  # t2sql train --config <preset|yaml> [section.key=value ...]
 

@@ -175,7 +175,7 @@ class DemoResult:
 
 def cpu_precision(requested: str) -> str:
     """What the engine will train in on this CPU for ``train.precision=requested`` (its warning, if any, comes later)."""
-    from .train import resolve_precision
+    from .hardware import resolve_precision
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -258,7 +258,7 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
     from .checkpoint import BEST, has_checkpoint, load_checkpoint
     from .model import GPTModel
     from .synth import load_generated
-    from .train import train
+    from .train import RunOptions, TrainTask, train
 
     config = config or DemoConfig()
     t_start = time.perf_counter()
@@ -321,9 +321,10 @@ def run_demo(config: DemoConfig | None = None) -> DemoResult:
                                 batch_size=config.decode_batch_size)
     run_dir = out / "run"
     t0 = time.perf_counter()
-    result = train(model, train_data, settings=engine_settings, out_dir=run_dir, val_data=val_data, eval_fn=eval_fn,
-                   collate_fn=collate, wrap_model=wrap, config={**preset.to_dict(), "model": dataclasses.asdict(
-                       model_settings)}, tokenizer=tokenizer_json(tokenizer), device="cpu", progress=config.progress)
+    task = TrainTask(val_data=val_data, eval_fn=eval_fn, collate_fn=collate, wrap_model=wrap)
+    options = RunOptions(out_dir=run_dir, config={**preset.to_dict(), "model": dataclasses.asdict(model_settings)},
+                         tokenizer=tokenizer_json(tokenizer), device="cpu", progress=config.progress)
+    result = train(model, train_data, engine_settings, task, options)
     train_time = time.perf_counter() - t0
     ckpt_root = run_dir / "checkpoints"
     if result.best_step is not None and has_checkpoint(ckpt_root):

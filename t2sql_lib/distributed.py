@@ -1,6 +1,6 @@
 """Several GPUs or machines with ``torchrun`` and PyTorch DDP: process-group set-up and small helpers.
 
-``torchrun --nproc_per_node=N -m t2sql_lib.train ...`` starts N copies of the same program and tells
+``torchrun --nproc_per_node=N -m t2sql_lib.train_cli ...`` starts N copies of the same program and tells
 each its place through environment variables (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``).
 ``setup_distributed`` reads them; without them (a notebook, ``python -m``) it returns a one-process
 ``DistEnv`` and every helper here becomes a no-op, so the training loop has one code path.

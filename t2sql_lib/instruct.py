@@ -376,15 +376,15 @@ def instruction_tune(model: nn.Module, tokenizer: Any, items: Sequence[Instructi
     """Train ``model`` on ``items`` with the chapter-4 engine for ``settings.max_steps`` steps (length-grouped batches
     of ``settings.batch_size``, padded by ``SFTCollator``); frozen parameters (LoRA) are left out of the optimizer.
     Returns the engine's ``TrainResult``."""
-    from t2sql_lib.train import train
+    from t2sql_lib.train import RunOptions, TrainTask, train
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sequences too long for the context are dropped and counted in stats
         dataset = InstructionDataset(items, tokenizer, max_length=model.cfg.context_length)
     batches = LengthGroupedBatches(dataset, settings.batch_size, seed=settings.seed)
     engine_settings = dataclasses.replace(settings, batch_size=1, eval_every=0, early_stopping_patience=0)
-    return train(model, batches, settings=engine_settings, out_dir=out_dir, collate_fn=sft_collator(tokenizer),
-                 device="cpu", progress=progress, verbose=verbose)
+    return train(model, batches, engine_settings, TrainTask(collate_fn=sft_collator(tokenizer)),
+                 RunOptions(out_dir=out_dir, device="cpu", progress=progress, verbose=verbose))
 
 
 def generate_responses(model: nn.Module, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int = 128,

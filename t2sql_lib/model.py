@@ -15,7 +15,7 @@ from t2sql_lib.attention import MultiHeadAttention, fused_attention, merge_heads
 
 @dataclass
 class GPTConfig:
-    """Every size the model needs, in one place; the field names match ``t2sql_lib.config.ModelSettings``."""
+    """Every size the model needs, in one place; a preset's model settings (``t2sql_lib.config``) are one of these."""
 
     vocab_size: int = 50257  # rows of the token embedding = columns of the output logits
     context_length: int = 1024  # longest sequence; rows of the learned position embedding

@@ -1,7 +1,7 @@
 """The end-to-end text-to-SQL run of chapter 8: data, tokenizer, model, fine-tuning, scoring, saving.
 
 One function per stage, each small enough to call from a notebook cell, and ``run_pipeline`` chaining them;
-``python -m t2sql_lib.train --task sft`` (and ``torchrun --nproc_per_node=N -m t2sql_lib.train --task sft``)
+``python -m t2sql_lib.train_cli --task sft`` (and ``torchrun --nproc_per_node=N -m t2sql_lib.train_cli --task sft``)
 runs the same chain from the command line.
 
 1. ``load_data``: the generated dataset, WikiSQL (the official release, downloaded once, or a folder in its
@@ -314,7 +314,7 @@ def finetune(model: GPTModel, data: SFTData, tokenizer: Any, preset: Preset, out
     to the engine (a live plot). Batches are padded to a multiple of ``pad_to_multiple_of`` tokens (default:
     64 on a GPU, where few distinct shapes spare ``torch.compile`` recompilations, else 1). Returns the
     engine's ``TrainResult``."""
-    from .train import train
+    from .train import RunOptions, TrainTask, train
 
     n_vocab = tokenizer.n_vocab
     eval_fn = None
@@ -332,10 +332,12 @@ def finetune(model: GPTModel, data: SFTData, tokenizer: Any, preset: Preset, out
         pad_to_multiple_of = 64 if on_gpu else 1
     collate = SFTCollator(special_id(tokenizer, PAD), pad_to_multiple_of=pad_to_multiple_of,
                           max_length=preset.model.context_length)
-    return train(model, data.train, settings=settings, out_dir=out_dir, val_data=data.validation, eval_fn=eval_fn,
-                 collate_fn=collate, resume_from=resume, stop_at_step=stop_at_step,
-                 config={**preset.to_dict(), "model": model_cfg, "pipeline": _plain(config or {})},
-                 tokenizer=tokenizer_json(tokenizer), env=env, progress=progress, verbose=verbose, callback=callback)
+    task = TrainTask(val_data=data.validation, eval_fn=eval_fn, collate_fn=collate)
+    options = RunOptions(out_dir=out_dir, resume_from=resume, stop_at_step=stop_at_step,
+                         config={**preset.to_dict(), "model": model_cfg, "pipeline": _plain(config or {})},
+                         tokenizer=tokenizer_json(tokenizer), env=env, progress=progress, verbose=verbose,
+                         callback=callback)
+    return train(model, data.train, settings, task, options)
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -520,7 +522,7 @@ def _plain(config: PipelineConfig | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def run_sft_command(args: Any) -> int:
-    """``python -m t2sql_lib.train --task sft ...`` (and its ``torchrun`` form): ``run_pipeline`` on the options."""
+    """``python -m t2sql_lib.train_cli --task sft ...`` (and its ``torchrun`` form): ``run_pipeline`` on the options."""
     from .distributed import cleanup_distributed, setup_distributed
 
     test_examples = None if str(args.test_examples) == "all" else int(args.test_examples)

@@ -12,6 +12,7 @@ import torch.distributed as dist
 
 from t2sql_lib import distributed as dd
 from t2sql_lib import train as tr
+from t2sql_lib import train_cli
 from t2sql_lib.checkpoint import load_checkpoint
 from t2sql_lib.model import GPTConfig, GPTModel
 
@@ -75,7 +76,7 @@ def torchrun(out, *extra, optimizer="adamw", ema=0.0):
     env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_ENV}
     env.update(OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "t2sql_lib.train", *ARGS, f"train.optimizer={optimizer}", f"train.ema_decay={ema}", "train.batch_size=4",
+           "-m", "t2sql_lib.train_cli", *ARGS, f"train.optimizer={optimizer}", f"train.ema_decay={ema}", "train.batch_size=4",
            "--out", str(out),
            *extra]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
@@ -90,7 +91,7 @@ def test_torchrun_two_processes_match_one_process(tmp_path, capsys, optimizer, e
     with Muon, and with an average of the weights (evaluated and checkpointed). The 2-rank run is stopped after step 2
     and resumed, so rank-0 checkpointing and resume under DDP are checked too."""
     single = tmp_path / "single"
-    assert tr.main([*ARGS, f"train.optimizer={optimizer}", f"train.ema_decay={ema}", "train.batch_size=8", "--out",
+    assert train_cli.main([*ARGS, f"train.optimizer={optimizer}", f"train.ema_decay={ema}", "train.batch_size=8", "--out",
                     str(single)]) == 0
     capsys.readouterr()
     ddp = tmp_path / "ddp"
@@ -124,6 +125,7 @@ import sys
 import torch
 
 from t2sql_lib import train as tr
+from t2sql_lib import train_cli
 from t2sql_lib.config import TrainSettings
 from t2sql_lib.lm_data import SlidingWindowDataset
 from t2sql_lib.model import GPTConfig, GPTModel
@@ -148,10 +150,10 @@ def collate(batch):
 out, batch = sys.argv[1], int(sys.argv[2])
 torch.manual_seed(0)
 model = GPTModel(GPTConfig(vocab_size=48, context_length=16, emb_dim=32, n_heads=2, n_layers=2, drop_rate=0.0))
-data = SlidingWindowDataset(tr.synthetic_token_stream(4000, 48, seed=0), 16)
+data = SlidingWindowDataset(train_cli.synthetic_token_stream(4000, 48, seed=0), 16)
 settings = TrainSettings(batch_size=batch, learning_rate=3e-3, warmup_steps=2, max_steps=4, eval_every=0, seed=7)
-tr.train(model, data, settings=settings, out_dir=out, device="cpu", progress=False, verbose=False,
-         collate_fn=collate, wrap_model=Halves)
+tr.train(model, data, settings, tr.TrainTask(collate_fn=collate, wrap_model=Halves),
+         tr.RunOptions(out_dir=out, device="cpu", progress=False, verbose=False))
 '''
 
 

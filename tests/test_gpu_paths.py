@@ -18,8 +18,10 @@ import pytest
 import torch
 
 from t2sql_lib import config as cf
+from t2sql_lib import hardware as hw
 from t2sql_lib import pipeline as pl
 from t2sql_lib import train as tr
+from t2sql_lib import train_cli
 from t2sql_lib.checkpoint import load_checkpoint
 from t2sql_lib.config import TrainSettings, load_preset
 from t2sql_lib.lm_data import SlidingWindowDataset
@@ -36,7 +38,7 @@ def tiny_gpt(seed: int = 0, drop_rate: float = 0.0) -> GPTModel:
 
 
 def stream_data(n_tokens: int = 2000) -> SlidingWindowDataset:
-    return SlidingWindowDataset(tr.synthetic_token_stream(n_tokens, VOCAB, seed=0), SEQ)
+    return SlidingWindowDataset(train_cli.synthetic_token_stream(n_tokens, VOCAB, seed=0), SEQ)
 
 
 def settings(**kw) -> TrainSettings:
@@ -48,15 +50,15 @@ def run(tmp_path, name: str, model: GPTModel | None = None, **kw) -> tr.TrainRes
     fields = {f.name for f in dataclasses.fields(TrainSettings)}
     s = settings(**{k: v for k, v in kw.items() if k in fields})
     extra = {k: v for k, v in kw.items() if k not in fields}
-    return tr.train(model or tiny_gpt(), stream_data(), settings=s, out_dir=tmp_path / name, device="cpu",
-                    progress=False, verbose=False, **extra)
+    options = tr.RunOptions(out_dir=tmp_path / name, device="cpu", progress=False, verbose=False, **extra)
+    return tr.train(model or tiny_gpt(), stream_data(), s, options=options)
 
 
 # --- mixed precision ----------------------------------------------------------------------------------
 
 def test_bf16_autocast_runs_matmuls_in_bf16_and_keeps_fp32_weights_and_loss():
     model = tiny_gpt()
-    precision = tr.Precision("bf16", "cpu", torch.amp.GradScaler("cpu", enabled=False))
+    precision = hw.Precision("bf16", "cpu", torch.amp.GradScaler("cpu", enabled=False))
     x = torch.randint(0, VOCAB, (2, SEQ))
     with precision.autocast():
         logits = model(x)  # (batch, tokens, vocab)
@@ -69,18 +71,14 @@ def test_bf16_autocast_runs_matmuls_in_bf16_and_keeps_fp32_weights_and_loss():
     assert loss.item() == pytest.approx(reference.item(), rel=0.02)  # bf16 rounding, same model
 
 
-def _fp16_on_cpu(monkeypatch) -> None:
+def fp16_on_cpu() -> hw.Precision:
     """The engine's T4 path on the CPU: fp16 autocast and an enabled gradient scaler (the scaler runs on CPU)."""
-    def fp16(settings, device):
-        return tr.Precision("fp16", device.type, torch.amp.GradScaler(device.type, init_scale=2.0**16))
-
-    monkeypatch.setattr(tr, "setup_precision", fp16)
+    return hw.Precision("fp16", "cpu", torch.amp.GradScaler("cpu", init_scale=2.0**16))
 
 
-def test_fp16_with_the_scaler_skips_a_step_with_inf_gradients(tmp_path, monkeypatch):
+def test_fp16_with_the_scaler_skips_a_step_with_inf_gradients(tmp_path):
     """Step 3's gradients are inf: the scaler skips the update (weights unchanged) and halves its scale;
     the run goes on, and the other steps update the weights."""
-    _fp16_on_cpu(monkeypatch)
     model = tiny_gpt()
     backward_calls = {"n": 0}
 
@@ -94,7 +92,7 @@ def test_fp16_with_the_scaler_skips_a_step_with_inf_gradients(tmp_path, monkeypa
     def snapshot(result):
         snapshots.append({k: v.detach().clone() for k, v in model.state_dict().items()})
 
-    result = run(tmp_path, "fp16", model=model, max_steps=5, log_every=1, callback=snapshot)
+    result = run(tmp_path, "fp16", model=model, max_steps=5, log_every=1, callback=snapshot, precision_setup=fp16_on_cpu())
     assert result.precision == "fp16" and len(result.losses) == 5
     assert all(math.isfinite(loss) for loss in result.losses)  # the forward pass never overflowed
 
@@ -109,11 +107,10 @@ def test_fp16_with_the_scaler_skips_a_step_with_inf_gradients(tmp_path, monkeypa
     assert scaler["scale"] == 2.0**15  # halved once, at the skipped step
 
 
-def test_fp16_scaler_state_survives_a_resume(tmp_path, monkeypatch):
-    _fp16_on_cpu(monkeypatch)
-    whole = run(tmp_path, "whole", max_steps=6)
-    run(tmp_path, "cut", max_steps=6, stop_at_step=3)
-    resumed = run(tmp_path, "cut", model=tiny_gpt(seed=5), max_steps=6, resume_from=True)
+def test_fp16_scaler_state_survives_a_resume(tmp_path):
+    whole = run(tmp_path, "whole", max_steps=6, precision_setup=fp16_on_cpu())
+    run(tmp_path, "cut", max_steps=6, stop_at_step=3, precision_setup=fp16_on_cpu())
+    resumed = run(tmp_path, "cut", model=tiny_gpt(seed=5), max_steps=6, resume_from=True, precision_setup=fp16_on_cpu())
     assert resumed.losses == pytest.approx(whole.losses[3:], abs=1e-5)
 
 
@@ -187,7 +184,7 @@ def test_one_training_step_at_the_gpu_presets_124m_shape():
     g = torch.Generator().manual_seed(1)
     x = torch.randint(0, cfg.vocab_size, (1, 32), generator=g)
     y = torch.randint(0, cfg.vocab_size, (1, 32), generator=g)
-    precision = tr.Precision("bf16", "cpu", torch.amp.GradScaler("cpu", enabled=False))
+    precision = hw.Precision("bf16", "cpu", torch.amp.GradScaler("cpu", enabled=False))
     with precision.autocast():
         logits = model(x)  # (1, 32, 50304)
         loss = tr.lm_loss_sum(logits, y) / y.numel()
@@ -198,7 +195,7 @@ def test_one_training_step_at_the_gpu_presets_124m_shape():
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     assert not any(torch.equal(before[n], p.detach()[:2]) for n, p in model.named_parameters())
-    assert tr.step_flops(model, [x]) == pytest.approx(32 * model.flops_per_token(seq_len=32))
+    assert hw.step_flops(model, [x]) == pytest.approx(32 * model.flops_per_token(seq_len=32))
 
 
 # --- the padded vocabulary ----------------------------------------------------------------------------
@@ -234,9 +231,9 @@ def test_resume_from_a_copied_run_folder(tmp_path):
     assert resumed.step == 8 and resumed.losses == pytest.approx(whole.losses[4:], abs=1e-6)
     explicit = tmp_path / "again"
     shutil.copytree(drive, explicit, copy_function=shutil.copyfile)
-    again = tr.train(tiny_gpt(seed=4), stream_data(), settings=settings(max_steps=8, eval_every=4),
-                     out_dir=tmp_path / "elsewhere", resume_from=explicit / "checkpoints", device="cpu",
-                     progress=False, verbose=False)
+    again = tr.train(tiny_gpt(seed=4), stream_data(), settings(max_steps=8, eval_every=4),
+                     options=tr.RunOptions(out_dir=tmp_path / "elsewhere", resume_from=explicit / "checkpoints",
+                                           device="cpu", progress=False, verbose=False))
     assert again.step == 8
 
 
@@ -291,9 +288,9 @@ def test_choices_from_the_card(monkeypatch, capsys, card, reading):
     assert cf.auto_preset_name() == preset_name
     preset = cf.get_preset()
     assert preset.name == preset_name
-    assert tr.resolve_precision(preset.train.precision, "cuda") == precision
-    assert tr.resolve_precision("auto", "cuda") == precision
-    assert tr.peak_flops("cuda", precision) == tflops * 1e12
+    assert hw.resolve_precision(preset.train.precision, "cuda") == precision
+    assert hw.resolve_precision("auto", "cuda") == precision
+    assert hw.peak_flops("cuda", precision) == tflops * 1e12
     # chapter 8's own cell, run as the notebook runs it
     namespace = {"torch": torch, "get_preset": cf.get_preset, "gpu_memory_tier": cf.gpu_memory_tier, "ON_GPU": True}
     exec(chapter8_cell("big_card ="), namespace)
@@ -313,5 +310,5 @@ def test_the_tier_boundaries_sit_between_the_cards():
 def test_no_gpu_means_the_laptop_preset_and_fp32(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert cf.auto_preset_name() == "laptop"
-    assert tr.resolve_precision("auto", "cpu") == "fp32"
-    assert tr.peak_flops("cpu", "bf16") is None
+    assert hw.resolve_precision("auto", "cpu") == "fp32"
+    assert hw.peak_flops("cpu", "bf16") is None

@@ -12,8 +12,10 @@ import pandas as pd
 import pytest
 import torch
 
+from t2sql_lib import hardware as hw
 from t2sql_lib import pipeline as pl
 from t2sql_lib import train as tr
+from t2sql_lib import train_cli
 from t2sql_lib.checkpoint import load_checkpoint
 from t2sql_lib.config import TrainSettings, load_preset
 from t2sql_lib.lm_data import SlidingWindowDataset
@@ -30,7 +32,7 @@ def tiny_gpt(seed: int = 0, vocab: int = VOCAB) -> GPTModel:
 
 
 def stream_data(n_tokens: int = 2000) -> SlidingWindowDataset:
-    return SlidingWindowDataset(tr.synthetic_token_stream(n_tokens, VOCAB, seed=0), SEQ)
+    return SlidingWindowDataset(train_cli.synthetic_token_stream(n_tokens, VOCAB, seed=0), SEQ)
 
 
 def settings(**kw) -> TrainSettings:
@@ -41,7 +43,7 @@ def settings(**kw) -> TrainSettings:
 # --- model FLOPs utilisation --------------------------------------------------------------------------
 
 def test_peak_flops_table():
-    peak = tr.peak_flops
+    peak = hw.peak_flops
     assert peak("cuda", "bf16", "NVIDIA H100 80GB HBM3") == 989e12
     assert peak("cuda", "bf16", "NVIDIA H200") == 989e12
     assert peak("cuda", "bf16", "NVIDIA H100 PCIe") == 756e12
@@ -61,34 +63,34 @@ def test_mfu_against_a_hand_computation():
     forward = layers * (24 * d * d + 4 * seq * d) + 2 * d * vocab
     assert forward == 2 * (24_576 + 1_280) + 3_072 == 54_784
     batches = [torch.zeros(4, seq, dtype=torch.long), torch.zeros(2, seq, dtype=torch.long)]
-    flops = tr.step_flops(model, batches)
+    flops = hw.step_flops(model, batches)
     assert flops == 3 * forward * (4 + 2) * seq == 9_861_120
-    assert tr.model_flops_utilisation(flops, 0.5, 1e9) == pytest.approx(9_861_120 / 0.5 / 1e9)
-    assert tr.model_flops_utilisation(flops, 0.5, 1e9, world_size=2) == pytest.approx(9_861_120 / 0.5 / 2e9)
-    assert tr.model_flops_utilisation(flops, 0.5, None) is None
-    assert tr.step_flops(torch.nn.Linear(2, 2), batches) is None  # no flops_per_token: unknown
-    line = tr.throughput_line(40, {"time": 2.0, "tokens": 1000, "flops": 5e11, "loss": 6.0, "steps": 2}, 1e12)
+    assert hw.model_flops_utilisation(flops, 0.5, 1e9) == pytest.approx(9_861_120 / 0.5 / 1e9)
+    assert hw.model_flops_utilisation(flops, 0.5, 1e9, world_size=2) == pytest.approx(9_861_120 / 0.5 / 2e9)
+    assert hw.model_flops_utilisation(flops, 0.5, None) is None
+    assert hw.step_flops(torch.nn.Linear(2, 2), batches) is None  # no flops_per_token: unknown
+    line = hw.throughput_line(40, {"time": 2.0, "tokens": 1000, "flops": 5e11, "loss": 6.0, "steps": 2}, 1e12)
     assert line == "step 40: loss 3.0000, 500 tokens/s, MFU 25.0%"
-    assert "MFU unknown" in tr.throughput_line(1, {"time": 1.0, "tokens": 1, "flops": 1.0, "loss": 1.0,
+    assert "MFU unknown" in hw.throughput_line(1, {"time": 1.0, "tokens": 1, "flops": 1.0, "loss": 1.0,
                                                    "steps": 1}, None)
 
 
 def test_training_records_throughput_and_mfu(tmp_path, monkeypatch, capsys):
     """With a (pretended) known peak the CSV holds each step's MFU = flops / seconds / peak, and log_every prints."""
-    cpu = tr.train(tiny_gpt(), stream_data(), settings=settings(max_steps=2), out_dir=tmp_path / "cpu",
-                   device="cpu", progress=False, verbose=False)
+    cpu = tr.train(tiny_gpt(), stream_data(), settings(max_steps=2),
+                   options=tr.RunOptions(out_dir=tmp_path / "cpu", device="cpu", progress=False, verbose=False))
     assert cpu.mfu is None and cpu.peak_flops is None and cpu.tokens_per_s > 0  # a CPU has no known peak
     assert "mfu" not in tr.read_csv_log(tmp_path / "cpu" / tr.TRAIN_LOG)[0]
 
-    monkeypatch.setattr(tr, "peak_flops", lambda device, precision: 1e9)
+    monkeypatch.setattr(tr, "peak_flops", lambda device, precision: 1e9)  # the loop's reference to the peak
     called = []  # the callback (a notebook's live plot) runs after each log line and evaluation, logs on disk
-    result = tr.train(tiny_gpt(), stream_data(), settings=settings(max_steps=5, log_every=2),
-                      out_dir=tmp_path / "run", device="cpu", progress=False,
-                      callback=lambda r: called.append((r.step, len(tr.read_csv_log(r.out_dir / tr.TRAIN_LOG)))))
+    options = tr.RunOptions(out_dir=tmp_path / "run", device="cpu", progress=False,
+                            callback=lambda r: called.append((r.step, len(tr.read_csv_log(r.out_dir / tr.TRAIN_LOG)))))
+    result = tr.train(tiny_gpt(), stream_data(), settings(max_steps=5, log_every=2), options=options)
     printed = capsys.readouterr().out
     assert printed.count("tokens/s, MFU ") == 2 and "step 4: loss" in printed
     assert called == [(2, 2), (4, 4), (5, 5)]  # steps 2 and 4 logged; 5 is the last step, an evaluation
-    per_step = tr.step_flops(tiny_gpt(), [torch.zeros(4, SEQ)])
+    per_step = hw.step_flops(tiny_gpt(), [torch.zeros(4, SEQ)])
     rows = tr.read_csv_log(tmp_path / "run" / tr.TRAIN_LOG)
     for row in rows:
         seconds = 4 * SEQ / row["tokens_per_s"]
@@ -124,25 +126,26 @@ def test_checkpoint_every_minutes_then_exact_resume(tmp_path, monkeypatch):
     monkeypatch.setattr(tr, "save_checkpoint", recording_save)
     kw = dict(device="cpu", progress=False, verbose=False)
     monkeypatch.setattr(tr, "wall_clock", FakeClock())
-    whole = tr.train(tiny_gpt(), stream_data(), settings=settings(checkpoint_every_minutes=1.0),
-                     out_dir=tmp_path / "whole", **kw)
+    whole = tr.train(tiny_gpt(), stream_data(), settings(checkpoint_every_minutes=1.0),
+                     options=tr.RunOptions(out_dir=tmp_path / "whole", **kw))
     # a reading per step, and one after each save: 60 s (1 minute) have passed at steps 2, 4 and 6; 8 is the end
     assert saved == [2, 4, 6, 8]
     saved.clear()
     monkeypatch.setattr(tr, "wall_clock", FakeClock())
-    tr.train(tiny_gpt(), stream_data(), settings=settings(checkpoint_every_minutes=0), out_dir=tmp_path / "off", **kw)
+    tr.train(tiny_gpt(), stream_data(), settings(checkpoint_every_minutes=0),
+             options=tr.RunOptions(out_dir=tmp_path / "off", **kw))
     assert saved == [8]  # 0: only at evaluations and at the end
 
     # disconnected during step 5 (after the step-4 checkpoint), then resumed: the same losses as one whole run
     saved.clear()
     monkeypatch.setattr(tr, "wall_clock", FakeClock(fail_at=7))  # start, 1, 2, save, 3, 4, save: the 7th fails
     with pytest.raises(KeyboardInterrupt):
-        tr.train(tiny_gpt(), stream_data(), settings=settings(checkpoint_every_minutes=1.0),
-                 out_dir=tmp_path / "cut", **kw)
+        tr.train(tiny_gpt(), stream_data(), settings(checkpoint_every_minutes=1.0),
+                 options=tr.RunOptions(out_dir=tmp_path / "cut", **kw))
     assert saved == [2, 4] and load_checkpoint(tmp_path / "cut" / "checkpoints")["step"] == 4
     monkeypatch.setattr(tr, "wall_clock", FakeClock())
-    resumed = tr.train(tiny_gpt(seed=99), stream_data(), settings=settings(checkpoint_every_minutes=1.0),
-                       out_dir=tmp_path / "cut", resume_from=True, **kw)
+    resumed = tr.train(tiny_gpt(seed=99), stream_data(), settings(checkpoint_every_minutes=1.0),
+                       options=tr.RunOptions(out_dir=tmp_path / "cut", resume_from=True, **kw))
     assert resumed.step == 8 and resumed.losses == pytest.approx(whole.losses[4:], abs=1e-6)
 
 
@@ -186,9 +189,9 @@ def test_clear_errors_for_bad_arguments(tmp_path):
         pl.gpt2_name("gpt3")
     with pytest.raises(ValueError, match="unknown decoder"):
         pl.evaluate_decoders(tiny_gpt(), None, {}, ["greedy", "psychic"])
-    assert tr.main(["--task", "sft", "--config", "tiny", "--data", "nope", "--out", str(tmp_path / "x")]) == 2
-    assert tr.main(["--task", "lm", "--config", "tiny", "--data", "wikisql", "--out", str(tmp_path / "y")]) == 2
-    assert tr.main(["--task", "sft", "--config", "tiny", "--decoders", "greedy,psychic",
+    assert train_cli.main(["--task", "sft", "--config", "tiny", "--data", "nope", "--out", str(tmp_path / "x")]) == 2
+    assert train_cli.main(["--task", "lm", "--config", "tiny", "--data", "wikisql", "--out", str(tmp_path / "y")]) == 2
+    assert train_cli.main(["--task", "sft", "--config", "tiny", "--decoders", "greedy,psychic",
                     "--out", str(tmp_path / "z")]) == 2
 
 
@@ -236,9 +239,9 @@ def test_sft_command_line_stop_resume_and_ask(tmp_path, capsys):
     wiki = write_wikisql_fixture(tmp_path / "wiki")
     out = tmp_path / "run"
     args = [*SFT_ARGS, "--wikisql-dir", str(wiki), "--out", str(out)]
-    assert tr.main([*args, "--stop-at-step", "2"]) == 0
+    assert train_cli.main([*args, "--stop-at-step", "2"]) == 0
     assert not (out / "model").exists()  # stopped on purpose: nothing scored yet
-    assert tr.main([*args, "--resume"]) == 0
+    assert train_cli.main([*args, "--resume"]) == 0
     printed = capsys.readouterr().out
     assert "resumed from" in printed and "wikisql" in printed
     assert load_checkpoint(out / "run" / "checkpoints")["step"] == 4
@@ -251,7 +254,7 @@ def test_sft_command_line_stop_resume_and_ask(tmp_path, capsys):
 
 @pytest.mark.timeout(240)
 def test_sft_under_torchrun_two_processes(tmp_path):
-    """`torchrun --nproc_per_node=2 -m t2sql_lib.train --task sft` (gloo on the CPU): both ranks train, rank 0
+    """`torchrun --nproc_per_node=2 -m t2sql_lib.train_cli --task sft` (gloo on the CPU): both ranks train, rank 0
     alone prints, scores and saves."""
     wiki = write_wikisql_fixture(tmp_path / "wiki")
     out = tmp_path / "ddp"
@@ -261,7 +264,7 @@ def test_sft_under_torchrun_two_processes(tmp_path):
     args = [a for a in SFT_ARGS if a != "greedy,execution_guided"]
     args[args.index("--decoders") + 1:args.index("--decoders") + 1] = ["greedy"]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
-           "t2sql_lib.train", *args, "--wikisql-dir", str(wiki), "--out", str(out)]
+           "t2sql_lib.train_cli", *args, "--wikisql-dir", str(wiki), "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=200, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.count("2 process(es) on cpu") == 1 and proc.stdout.count("questions  databases") == 1

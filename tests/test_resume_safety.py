@@ -11,6 +11,7 @@ import torch
 
 from t2sql_lib import checkpoint as ck
 from t2sql_lib import train as tr
+from t2sql_lib import train_cli
 from t2sql_lib.config import TrainSettings
 from t2sql_lib.lm_data import SlidingWindowDataset
 from t2sql_lib.model import GPTConfig, GPTModel
@@ -27,9 +28,9 @@ def tiny_gpt(seed: int = 0, n_layers: int = 2) -> GPTModel:
 def run(out, model=None, **kw):
     s = TrainSettings(batch_size=8, learning_rate=3e-3, warmup_steps=2, max_steps=kw.pop("max_steps", 8),
                       eval_every=kw.pop("eval_every", 2), eval_batches=2, seed=7)
-    data = SlidingWindowDataset(tr.synthetic_token_stream(2000, VOCAB, seed=0), SEQ)
-    return tr.train(model or tiny_gpt(), data, settings=s, out_dir=out, device="cpu", progress=False,
-                    verbose=kw.pop("verbose", False), **kw)
+    data = SlidingWindowDataset(train_cli.synthetic_token_stream(2000, VOCAB, seed=0), SEQ)
+    options = tr.RunOptions(out_dir=out, device="cpu", progress=False, verbose=kw.pop("verbose", False), **kw)
+    return tr.train(model or tiny_gpt(), data, s, options=options)
 
 
 def steps(root) -> list[str]:
@@ -66,7 +67,7 @@ def test_resume_with_traces_but_no_complete_checkpoint_stops_with_a_clear_error(
     with pytest.raises(FileNotFoundError, match="cannot resume.*no complete step-"):
         run(out, resume_from=True)
     assert steps(root) == ["step-000004"]  # nothing was overwritten or pruned
-    code = tr.main(["--config", "tiny", "--data", "synthetic", "--out", str(out), "--no-progress", "--resume",
+    code = train_cli.main(["--config", "tiny", "--data", "synthetic", "--out", str(out), "--no-progress", "--resume",
                     "--synthetic-tokens", "20000", "--seq-len", "32", "train.max_steps=6"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "cannot resume" in err
@@ -138,16 +139,16 @@ def test_resume_with_a_damaged_model_file_is_one_line_naming_it(tmp_path, capsys
     opts = ["--config", "tiny", "--data", "synthetic", "--out", str(out), "--no-progress", "--synthetic-tokens",
             "20000", "--seq-len", "32"]
     sets = ["train.eval_every=2", "train.eval_batches=2", "model.n_layers=1"]
-    assert tr.main(opts + sets + ["train.max_steps=2"]) == 0
+    assert train_cli.main(opts + sets + ["train.max_steps=2"]) == 0
     weights = out / "checkpoints" / "step-000002" / ck.MODEL_FILE
     data = weights.read_bytes()
     weights.write_bytes(data[: len(data) // 2])  # truncated
     capsys.readouterr()
-    assert tr.main(opts + ["--resume"] + sets + ["train.max_steps=4"]) == 2
+    assert train_cli.main(opts + ["--resume"] + sets + ["train.max_steps=4"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(weights) in err and "safetensors" in err
     weights.write_bytes(b"\x00" * 8 + data[8:])  # a flipped header
-    assert tr.main(opts + ["--resume"] + sets + ["train.max_steps=4"]) == 2
+    assert train_cli.main(opts + ["--resume"] + sets + ["train.max_steps=4"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(weights) in err
 
@@ -157,9 +158,9 @@ def test_resume_with_other_model_settings_is_one_line_naming_the_file(tmp_path, 
     opts = ["--config", "tiny", "--data", "synthetic", "--out", str(out), "--no-progress", "--synthetic-tokens",
             "20000", "--seq-len", "32"]
     sets = ["train.eval_every=2", "train.eval_batches=2"]
-    assert tr.main(opts + sets + ["train.max_steps=2", "model.n_layers=1"]) == 0
+    assert train_cli.main(opts + sets + ["train.max_steps=2", "model.n_layers=1"]) == 0
     capsys.readouterr()
-    assert tr.main(opts + ["--resume"] + sets + ["train.max_steps=4", "model.n_layers=2"]) == 2
+    assert train_cli.main(opts + ["--resume"] + sets + ["train.max_steps=4", "model.n_layers=2"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "state.json" in err and "model.n_layers=1" in err
     # without the saved config to compare, the weights' shapes still catch it, naming the weights file

@@ -4,13 +4,19 @@ early stopping, metrics files, exact resume, and the command line. Tiny models, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import json
 import math
+import random
+import sys
 
 import pytest
 import torch
 
+from t2sql_lib import hardware as hw
 from t2sql_lib import train as tr
+from t2sql_lib import train_cli
 from t2sql_lib.checkpoint import BEST, load_checkpoint
 from t2sql_lib.config import TrainSettings, load_preset
 from t2sql_lib.lm_data import SlidingWindowDataset
@@ -26,7 +32,7 @@ def tiny_gpt(seed: int = 0, drop_rate: float = 0.0) -> GPTModel:
 
 
 def stream_data(n_tokens: int = 4000, seed: int = 0) -> SlidingWindowDataset:
-    return SlidingWindowDataset(tr.synthetic_token_stream(n_tokens, VOCAB, seed=seed), SEQ)
+    return SlidingWindowDataset(train_cli.synthetic_token_stream(n_tokens, VOCAB, seed=seed), SEQ)
 
 
 def settings(**kw) -> TrainSettings:
@@ -36,12 +42,14 @@ def settings(**kw) -> TrainSettings:
 
 
 def run(tmp_path, name="run", model=None, data=None, **kw):
-    """Train quietly on the CPU; keyword arguments go to TrainSettings or to train()."""
+    """Train quietly on the CPU; keyword arguments go to TrainSettings, TrainTask or RunOptions."""
     fields = {f.name for f in dataclasses.fields(TrainSettings)}
+    task_fields = {f.name for f in dataclasses.fields(tr.TrainTask)}
     s = settings(**{k: v for k, v in kw.items() if k in fields})
-    extra = {k: v for k, v in kw.items() if k not in fields}
-    return tr.train(model or tiny_gpt(), data or stream_data(), settings=s, out_dir=tmp_path / name,
-                    device="cpu", progress=False, verbose=False, **extra)
+    task = tr.TrainTask(**{k: v for k, v in kw.items() if k in task_fields})
+    options = tr.RunOptions(**{"out_dir": tmp_path / name, "device": "cpu", "progress": False, "verbose": False,
+                               **{k: v for k, v in kw.items() if k not in fields | task_fields}})
+    return tr.train(model or tiny_gpt(), data or stream_data(), s, task, options)
 
 
 # --- pieces -------------------------------------------------------------------------------------------
@@ -69,45 +77,45 @@ def test_optimizer_groups_decay_only_matrices():
 
 
 def test_precision_choice(monkeypatch):
-    assert tr.resolve_precision("auto", "cpu") == "fp32"
-    monkeypatch.setattr(tr, "cpu_supports_bf16", lambda: False)
+    assert hw.resolve_precision("auto", "cpu") == "fp32"
+    monkeypatch.setattr(hw, "cpu_supports_bf16", lambda: False)
     with pytest.warns(UserWarning, match="no native bf16 on this CPU.*fp32"):
-        assert tr.resolve_precision("bf16", "cpu") == "fp32"
+        assert hw.resolve_precision("bf16", "cpu") == "fp32"
     with pytest.warns(UserWarning, match="fp32"):
-        assert tr.resolve_precision("fp16", "cpu") == "fp32"
-    monkeypatch.setattr(tr, "cpu_supports_bf16", lambda: True)
-    assert tr.resolve_precision("bf16", "cpu") == "bf16"  # asked for, and native
-    assert tr.resolve_precision("auto", "cpu") == "fp32"  # never chosen for a CPU unasked
+        assert hw.resolve_precision("fp16", "cpu") == "fp32"
+    monkeypatch.setattr(hw, "cpu_supports_bf16", lambda: True)
+    assert hw.resolve_precision("bf16", "cpu") == "bf16"  # asked for, and native
+    assert hw.resolve_precision("auto", "cpu") == "fp32"  # never chosen for a CPU unasked
     with pytest.raises(ValueError, match="precision"):
-        tr.resolve_precision("fp8", "cpu")
+        hw.resolve_precision("fp8", "cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))  # A100
-    assert tr.resolve_precision("auto", "cuda") == "bf16"
-    assert tr.resolve_precision("fp32", "cuda") == "fp32"
+    assert hw.resolve_precision("auto", "cuda") == "bf16"
+    assert hw.resolve_precision("fp32", "cuda") == "fp32"
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))  # T4
-    assert tr.resolve_precision("auto", "cuda") == "fp16"
-    assert tr.resolve_precision("fp16", "cuda") == "fp16"
+    assert hw.resolve_precision("auto", "cuda") == "fp16"
+    assert hw.resolve_precision("fp16", "cuda") == "fp16"
     with pytest.warns(UserWarning, match="no native bf16"):
-        assert tr.resolve_precision("bf16", "cuda") == "fp16"
+        assert hw.resolve_precision("bf16", "cuda") == "fp16"
 
 
 def test_setup_precision_on_cpu_is_plain_fp32():
-    p = tr.setup_precision(settings(precision="auto"), torch.device("cpu"))
+    p = hw.setup_precision(settings(precision="auto"), torch.device("cpu"))
     assert p.name == "fp32" and p.dtype == torch.float32 and not p.scaler.is_enabled()
-    assert isinstance(p.autocast(), type(tr.contextlib.nullcontext()))
+    assert isinstance(p.autocast(), type(contextlib.nullcontext()))
 
 
 def test_cpu_bf16_is_read_from_the_cpu_flags(tmp_path):
     with_it, without = tmp_path / "zen4", tmp_path / "old"
     with_it.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n\n")
     without.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n\n")
-    assert tr.cpu_supports_bf16(with_it) and not tr.cpu_supports_bf16(without)
-    assert not tr.cpu_supports_bf16(tmp_path / "missing")  # not Linux: no claim
+    assert hw.cpu_supports_bf16(with_it) and not hw.cpu_supports_bf16(without)
+    assert not hw.cpu_supports_bf16(tmp_path / "missing")  # not Linux: no claim
 
 
 def test_bf16_training_on_a_cpu_tracks_fp32(tmp_path, monkeypatch):
     """CPU autocast runs wherever PyTorch does (emulated where not native), so the bf16 path is tested everywhere."""
-    monkeypatch.setattr(tr, "cpu_supports_bf16", lambda: True)
+    monkeypatch.setattr(hw, "cpu_supports_bf16", lambda: True)
     fp32 = run(tmp_path, "fp32", precision="fp32", max_steps=6)
     bf16 = run(tmp_path, "bf16", precision="bf16", max_steps=6)
     assert bf16.precision == "bf16" and fp32.precision == "fp32"
@@ -121,18 +129,18 @@ def test_compile_only_on_gpu(monkeypatch):
     calls = []
     monkeypatch.setattr(torch, "compile", lambda m: calls.append(m) or "compiled")
     model = tiny_gpt()
-    assert tr.maybe_compile(model, settings(compile=False), torch.device("cuda")) == (model, False)
+    assert hw.maybe_compile(model, settings(compile=False), torch.device("cuda")) == (model, False)
     with pytest.warns(UserWarning, match="ignored on the CPU"):
-        assert tr.maybe_compile(model, settings(compile=True), torch.device("cpu")) == (model, False)
-    assert tr.maybe_compile(model, settings(compile=True), torch.device("cuda")) == ("compiled", True)
+        assert hw.maybe_compile(model, settings(compile=True), torch.device("cpu")) == (model, False)
+    assert hw.maybe_compile(model, settings(compile=True), torch.device("cuda")) == ("compiled", True)
     assert calls == [model]
 
 
 def test_synthetic_stream_and_resumable_sampler():
-    stream = tr.synthetic_token_stream(1000, VOCAB, seed=0)
+    stream = train_cli.synthetic_token_stream(1000, VOCAB, seed=0)
     assert len(stream) == 1000 and 0 <= int(stream.min()) and int(stream.max()) < VOCAB
-    assert torch.equal(stream, tr.synthetic_token_stream(1000, VOCAB, seed=0))
-    assert not torch.equal(stream, tr.synthetic_token_stream(1000, VOCAB, seed=1))
+    assert torch.equal(stream, train_cli.synthetic_token_stream(1000, VOCAB, seed=0))
+    assert not torch.equal(stream, train_cli.synthetic_token_stream(1000, VOCAB, seed=1))
     ds = stream_data(1000)
     x, y = ds[3]
     assert x.shape == y.shape == (SEQ,) and torch.equal(x[1:], y[:-1])
@@ -143,7 +151,7 @@ def test_synthetic_stream_and_resumable_sampler():
     halves = [list(tr.ResumableSampler(ds, seed=1, epoch=2, rank=r, world_size=2)) for r in (0, 1)]
     assert halves[0] == full[0::2][:len(halves[0])] and halves[1] == full[1::2][:len(halves[1])]
     with pytest.raises(ValueError, match="cannot fill one batch"):
-        tr._BatchStream(stream_data(200), 64, 0, tr.DistEnv(), None).next()
+        tr.BatchStream(stream_data(200), 64, 0, tr.DistEnv(), None).next()
 
 
 def test_loss_skips_masked_targets():
@@ -171,7 +179,7 @@ def test_loss_falls_and_metrics_are_written(tmp_path):
     assert [r["loss"] for r in rows] == pytest.approx(result.losses, abs=1e-6)
     assert rows[0]["lr"] == pytest.approx(1e-3) and rows[2]["lr"] == pytest.approx(3e-3)
     assert all(r["grad_norm"] > 0 and r["tokens_per_s"] > 0 for r in rows)
-    summary = tr.json.loads((result.out_dir / tr.METRICS_JSON).read_text())
+    summary = json.loads((result.out_dir / tr.METRICS_JSON).read_text())
     assert summary["best_step"] == 30 and summary["precision"] == "fp32" and summary["final_loss"] == result.losses[-1]
     assert load_checkpoint(result.out_dir / "checkpoints")["step"] == 30
     fig = tr.plot_metrics(result)
@@ -242,7 +250,7 @@ def test_mapping_inputs_go_to_the_wrapped_model_as_keywords(tmp_path):
         assert torch.allclose(value, final.state_dict()[name], atol=1e-6), name
     x, _ = _split_collate([stream_data()[0]])
     assert tr.input_tokens(x) == SEQ and tr.input_tokens(torch.zeros(2, 5)) == 10
-    assert tr.step_flops(final, [x]) == tr.step_flops(final, [torch.zeros(1, SEQ, dtype=torch.long)])
+    assert hw.step_flops(final, [x]) == hw.step_flops(final, [torch.zeros(1, SEQ, dtype=torch.long)])
 
 
 def test_early_stopping_and_best_checkpoint(tmp_path):
@@ -269,7 +277,7 @@ def test_exact_resume(tmp_path):
     whole = run(tmp_path, "whole", model=tiny_gpt(0, drop_rate=0.2), data=data, **kw)
     first = run(tmp_path, "split", model=tiny_gpt(0, drop_rate=0.2), data=data, stop_at_step=5, **kw)
     assert first.step == 5 and len(first.losses) == 5
-    tr.random.random()  # disturb every generator between the two halves: resume must restore them
+    random.random()  # disturb every generator between the two halves: resume must restore them
     torch.rand(3)
     resumed_model = tiny_gpt(99, drop_rate=0.2)  # other weights: the checkpoint must replace them
     second = run(tmp_path, "split", model=resumed_model, data=data, resume_from=True, **kw)
@@ -309,7 +317,8 @@ def test_ema_follows_its_formula_and_swaps_back(tmp_path):
     with pytest.raises(ValueError, match="ema_decay"):
         EMA(model, decay=1.0)
     with pytest.raises(ValueError, match="ema_decay=-0.5"):  # not silently off: the engine passes any non-zero decay
-        tr.train(model, stream_data(), settings=settings(ema_decay=-0.5), out_dir=tmp_path, device="cpu", progress=False)
+        tr.train(model, stream_data(), settings(ema_decay=-0.5),
+                 options=tr.RunOptions(out_dir=tmp_path, device="cpu", progress=False))
 
 
 def test_exact_resume_with_ema(tmp_path):
@@ -353,7 +362,7 @@ def test_resume_drops_log_rows_after_the_checkpoint(tmp_path):
 
 def test_cli_train_subcommand(tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="t2sql")
-    tr.register_cli(parser.add_subparsers(dest="command"))
+    train_cli.register_cli(parser.add_subparsers(dest="command"))
     out = tmp_path / "cli"
     args = parser.parse_args(["train", "--config", "tiny", "--data", "synthetic", "--out", str(out), "--no-progress",
                               "--synthetic-tokens", "20000", "--seq-len", "32", "train.max_steps=4",
@@ -365,31 +374,31 @@ def test_cli_train_subcommand(tmp_path, capsys):
     assert ckpt["info"]["config"] == load_preset("tiny").with_overrides(
         ["train.max_steps=4", "train.eval_every=2", "train.eval_batches=2", "model.n_layers=1"]).to_dict()
     # --resume continues the same run to a later max_steps
-    assert tr.main(["--config", "tiny", "--data", "synthetic", "--out", str(out), "--no-progress", "--resume",
+    assert train_cli.main(["--config", "tiny", "--data", "synthetic", "--out", str(out), "--no-progress", "--resume",
                     "--synthetic-tokens", "20000", "--seq-len", "32", "train.max_steps=6", "model.n_layers=1",
                     "train.eval_every=0"]) == 0
     assert "resumed from" in capsys.readouterr().out
     assert load_checkpoint(out / "checkpoints")["step"] == 6
-    assert tr.main(["--config", "tiny", "--data", "synthetic", "--out", str(out), "train.nope=1"]) == 2
+    assert train_cli.main(["--config", "tiny", "--data", "synthetic", "--out", str(out), "train.nope=1"]) == 2
 
 
 def test_pretraining_text_as_bytes(monkeypatch):
     """The default data, as before chapter 1: the generated dataset's prompt + SQL text as UTF-8 bytes."""
-    monkeypatch.setitem(tr.sys.modules, "t2sql_lib.tokenizer", None)  # as if chapter 1 were not exported
-    assert tr.default_tokenizer_spec() == "bytes"
+    monkeypatch.setitem(sys.modules, "t2sql_lib.tokenizer", None)  # as if chapter 1 were not exported
+    assert train_cli.default_tokenizer_spec() == "bytes"
     preset = load_preset("tiny").with_overrides(["data.n_synth_examples=200"])
-    train_data, val_data, tokenizer = tr.build_lm_data(preset, "synth", seq_len=64, tokenizer="bytes")
+    train_data, val_data, tokenizer = train_cli.build_lm_data(preset, "synth", seq_len=64, tokenizer="bytes")
     text = bytes(train_data.token_ids[:2000].tolist()).decode("utf-8", errors="replace")
     assert "<|schema|>" in text and "<|question|>" in text and "<|sql|>" in text and "<|endoftext|>" in text
-    assert len(val_data) > 0 and tr.json.loads(tokenizer)["type"] == "bytes"
+    assert len(val_data) > 0 and json.loads(tokenizer)["type"] == "bytes"
     with pytest.raises(ValueError, match="--data"):
-        tr.build_lm_data(preset, "web")
+        train_cli.build_lm_data(preset, "web")
 
 def test_evaluation_does_not_change_training(tmp_path):
     """Evaluating (even with an eval_fn that draws random numbers) leaves the training's random streams alone."""
 
     def noisy_metric(model):
-        return {"noise": torch.rand(()).item() + tr.random.random()}
+        return {"noise": torch.rand(()).item() + random.random()}
 
     plain = run(tmp_path, "plain", model=tiny_gpt(0, drop_rate=0.2), max_steps=6)
     evaluated = run(tmp_path, "evaluated", model=tiny_gpt(0, drop_rate=0.2), max_steps=6, eval_every=2,
@@ -398,11 +407,11 @@ def test_evaluation_does_not_change_training(tmp_path):
 
 
 def test_text_tokenizers(monkeypatch):
-    encode, n_vocab, described = tr.load_text_tokenizer("bytes")
+    encode, n_vocab, described = train_cli.load_text_tokenizer("bytes")
     assert encode("é;").tolist() == [195, 169, 59] and n_vocab == 256 and "bytes" in described
-    monkeypatch.setitem(tr.sys.modules, "t2sql_lib.tokenizer", None)  # as before chapter 1 is exported
+    monkeypatch.setitem(sys.modules, "t2sql_lib.tokenizer", None)  # as before chapter 1 is exported
     with pytest.raises(ValueError, match="chapter 1"):
-        tr.load_text_tokenizer("gpt2")
+        train_cli.load_text_tokenizer("gpt2")
 
 
 def test_pretraining_with_a_chapter1_tokenizer(tmp_path):
@@ -412,18 +421,18 @@ def test_pretraining_with_a_chapter1_tokenizer(tmp_path):
     from t2sql_lib.synth import load_generated
 
     preset = load_preset("tiny").with_overrides(["data.n_synth_examples=200"])
-    assert tr.default_tokenizer_spec() == "bpe"
-    train_data, val_data, described = tr.build_lm_data(preset, "synth", seq_len=32)
-    tok = tokenizer_module.BPETokenizer.from_dict(tr.json.loads(described))
+    assert train_cli.default_tokenizer_spec() == "bpe"
+    train_data, val_data, described = train_cli.build_lm_data(preset, "synth", seq_len=32)
+    tok = tokenizer_module.BPETokenizer.from_dict(json.loads(described))
     assert tok.n_vocab == preset.data.tokenizer_vocab_size and int(train_data.token_ids.max()) < tok.n_vocab
     texts = [build_example_text(e) for e in load_generated(200, splits=("train",))["train"]]
     assert tok.decode(train_data.token_ids.tolist()) == "".join(texts)[: len(tok.decode(train_data.token_ids.tolist()))]
     path = tokenizer_module.BPETokenizer.train(texts, vocab_size=300).save(tmp_path / "bpe.json")
-    from_file, _, described = tr.build_lm_data(preset, "synth", seq_len=32, tokenizer=str(path))
-    assert int(from_file.token_ids.max()) < 300 and tr.json.loads(described) == tokenizer_module.load_tokenizer(path).to_dict()
+    from_file, _, described = train_cli.build_lm_data(preset, "synth", seq_len=32, tokenizer=str(path))
+    assert int(from_file.token_ids.max()) < 300 and json.loads(described) == tokenizer_module.load_tokenizer(path).to_dict()
     too_big = preset.with_overrides(["model.vocab_size=256", "data.tokenizer_vocab_size=300"])
     with pytest.raises(ValueError, match="model.vocab_size"):
-        tr.build_lm_data(too_big, "synth", seq_len=32)
+        train_cli.build_lm_data(too_big, "synth", seq_len=32)
 
 
 def test_crash_during_a_checkpoint_then_resume(tmp_path, monkeypatch):
