@@ -5,11 +5,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 export T2SQL_PRESET ?= tiny
 
-.PHONY: help venv test test-numerics test-fast demo export notebooks figures lint format clean
+.PHONY: help venv test test-numerics test-fast demo weights export notebooks figures lint format clean
 
 help:
 	@echo "make test       create .venv if missing, install, run unit + sync + notebook tests"
 	@echo "make demo       train and evaluate a text-to-SQL model end to end on the CPU"
+	@echo "make weights    retrain the reference weights under weights/demo (the demo, default seed)"
 	@echo "make export     regenerate t2sql_lib/ modules from the chapter notebooks"
 	@echo "make notebooks  re-execute every chapter notebook in place (T2SQL_PRESET=tiny)"
 	@echo "make figures    redraw the course diagrams under figures/"
@@ -40,6 +41,11 @@ test-fast: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/t2sql demo
+
+# The reference weights (weights/README.md): the demo preset, default seed, its model folder copied
+weights: $(STAMP)
+	$(VENV)/bin/t2sql demo --out outputs/reference
+	cp outputs/reference/model.safetensors outputs/reference/tokenizer.json outputs/reference/config.json weights/demo/
 
 export: $(STAMP)
 	$(PY) -m t2sql_lib.nbexport
