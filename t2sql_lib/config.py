@@ -57,6 +57,7 @@ class TrainSettings:
     log_every: int = 0  # steps between printed throughput lines (tokens/s, model FLOPs utilisation); 0: none
     checkpoint_every_minutes: float = 0.0  # also checkpoint after this much wall time (0: only at evaluations)
     ema_decay: float = 0.0  # > 0: evaluate and keep an exponential moving average of the weights (t2sql_lib.ema)
+    max_minutes: float = 0.0  # > 0: stop, evaluated and checkpointed, once this much training time is spent
 
 
 @dataclass
@@ -78,7 +79,7 @@ class DataSettings:
 _AT_LEAST_1 = {"vocab_size", "context_length", "emb_dim", "n_heads", "n_layers", "batch_size", "grad_accum_steps",
                "max_steps", "tokenizer_vocab_size", "max_examples_per_dataset", "questions_per_schema", "schema_views"}
 _AT_LEAST_0 = {"warmup_steps", "eval_every", "eval_batches", "early_stopping_patience", "log_every",
-               "checkpoint_every_minutes", "weight_decay", "grad_clip", "n_synth_examples"}
+               "checkpoint_every_minutes", "max_minutes", "weight_decay", "grad_clip", "n_synth_examples"}
 _POSITIVE = {"learning_rate", "muon_lr"}
 _BELOW_1 = {"drop_rate", "beta1", "beta2", "muon_momentum", "ema_decay"}  # 0 <= x < 1
 _UP_TO_1 = {"min_lr_ratio", "question_variety"}  # 0 <= x <= 1

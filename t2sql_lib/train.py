@@ -379,7 +379,8 @@ class TrainResult:
     evals: list[dict[str, float]] = field(default_factory=list)  # {"step": ..., metric: value, ...}
     best_metric: float | None = None
     best_step: int | None = None
-    stopped_early: bool = False
+    stopped_early: bool = False  # by early stopping, or by the time budget (``out_of_time``)
+    out_of_time: bool = False  # ``max_minutes`` of training were spent before ``max_steps``
     tokens_per_s: float = 0.0  # training tokens (all processes) per second of training, evaluation excluded
     mfu: float | None = None  # model FLOPs utilisation over the run (None on a CPU, in fp32 or on an unknown GPU)
     peak_flops: float | None = None  # the peak FLOP/s of one device that ``mfu`` is measured against
@@ -474,6 +475,7 @@ class Run:
     totals: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("time", "tokens", "flops"), 0.0))
     interval: dict[str, float] = field(default_factory=dict)  # since the last log line
     last_checkpoint_time: float = 0.0
+    started: float = 0.0  # when this call's first step began (the time budget counts from here)
 
     @property
     def last_stop(self) -> int:
@@ -746,9 +748,13 @@ def wall_clock() -> float:
 
 
 def end_of_step(run: Run, logged: bool) -> bool:
-    """After a step: evaluate, checkpoint and call back when due. Returns True when early stopping ends the run."""
+    """After a step: evaluate, checkpoint and call back when due. Returns True when early stopping or the time budget ends the run."""
     settings, p, env, opts = run.settings, run.progress, run.env, run.options
+    # rank 0's clock decides the time budget, so that every rank stops after the same step
+    out_of_time = settings.max_minutes > 0 and p.step < run.last_stop and broadcast_object(
+        wall_clock() - run.started >= settings.max_minutes * 60.0, env)
     is_eval = (settings.eval_every > 0 and p.step % settings.eval_every == 0) or p.step == settings.max_steps
+    is_eval = is_eval or out_of_time  # the last step of a run is always evaluated
     improved = False
     if is_eval:
         metrics = evaluate_run(run)
@@ -759,7 +765,7 @@ def end_of_step(run: Run, logged: bool) -> bool:
     if settings.checkpoint_every_minutes > 0:  # rank 0's clock decides, so that every rank joins the same save
         elapsed = wall_clock() - run.last_checkpoint_time
         time_is_up = broadcast_object(elapsed >= settings.checkpoint_every_minutes * 60.0, env)
-    if is_eval or p.step == run.last_stop or patience_out or time_is_up:
+    if is_eval or p.step == run.last_stop or patience_out or time_is_up or out_of_time:
         run.result.checkpoint = save_run(run, best=improved)
         run.last_checkpoint_time = wall_clock()
         if time_is_up and not (is_eval or p.step == run.last_stop) and opts.verbose and env.is_main:
@@ -771,7 +777,11 @@ def end_of_step(run: Run, logged: bool) -> bool:
         if opts.verbose and env.is_main:
             run.bar.write(f"early stop at step {p.step}: no better {settings.early_stopping_metric} in "
                           f"{p.bad_evals} evaluations (best {p.best_metric:.4f} at step {p.best_step})")
-    return patience_out
+    if out_of_time:
+        run.result.stopped_early = run.result.out_of_time = True
+        if opts.verbose and env.is_main:
+            run.bar.write(f"stopped at step {p.step} of {settings.max_steps}: {settings.max_minutes:g} min spent")
+    return patience_out or out_of_time
 
 
 def finish_run(run: Run) -> TrainResult:
@@ -814,7 +824,7 @@ def train(model: nn.Module, train_data: Dataset, settings: TrainSettings, task: 
     run.bar = tqdm(total=settings.max_steps, initial=run.progress.step, desc="train", dynamic_ncols=True,
                    disable=not (run.options.progress and run.env.is_main))
     run.interval = {"time": 0.0, "tokens": 0, "flops": 0.0, "loss": 0.0, "steps": 0}
-    run.last_checkpoint_time = wall_clock()
+    run.last_checkpoint_time = run.started = wall_clock()
     run.ddp_model.train()
     try:
         while run.progress.step < run.last_stop:

@@ -270,6 +270,17 @@ def test_early_stopping_and_best_checkpoint(tmp_path):
             early_stopping_metric="accuracy", early_stopping_patience=1)
 
 
+def test_time_budget_stops_evaluated_and_checkpointed(tmp_path, monkeypatch):
+    clock = iter(range(0, 10_000, 30))  # every look at the clock: 30 s later
+    monkeypatch.setattr(tr, "wall_clock", lambda: float(next(clock)))
+    result = run(tmp_path, max_steps=50, max_minutes=2.0, val_data=stream_data(600, seed=3))
+    assert result.out_of_time and result.stopped_early and 1 < result.step < 50
+    assert result.evals[-1]["step"] == result.step  # the last step is scored
+    assert load_checkpoint(result.out_dir / "checkpoints")["step"] == result.step
+    unlimited = run(tmp_path, "unlimited", max_steps=6)
+    assert not unlimited.out_of_time and unlimited.step == 6
+
+
 def test_exact_resume(tmp_path):
     """N steps, stop, resume, M more == N + M uninterrupted: same data order, dropout masks, optimizer."""
     data, val = stream_data(1000), stream_data(600, seed=3)  # 62 sequences: an epoch is 7 batches of 8
