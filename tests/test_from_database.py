@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import random
@@ -11,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
 
 from t2sql_lib.adapt import same_rows, synthesize_for_database
 from t2sql_lib.cli import main
@@ -354,6 +356,59 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert not Path(out).exists(), "nothing is written for a database that cannot be used"
 
 
-def test_cli_without_synthesize_only_says_training_is_not_built(farm, tmp_path, capsys):
-    err = _error(["adapt", "--db", str(farm), "--out", str(tmp_path / "o")], capsys)
-    assert "not built yet" in err and "--synthesize-only" in err
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory):
+    """A tiny course-model folder (random weights, a small BPE) to adapt from."""
+    from t2sql_lib.config import PRESETS
+    from t2sql_lib.model import GPTModel
+    from t2sql_lib.model_folder import save_model_folder
+    from t2sql_lib.sft import build_tokenizer
+    from t2sql_lib.synth import load_generated
+
+    tiny = PRESETS["tiny"]
+    tokenizer = build_tokenizer("bpe", load_generated(n_examples=tiny.data.n_synth_examples)["train"][:300], 400)
+    torch.manual_seed(0)
+    model = GPTModel(dataclasses.replace(tiny.model, vocab_size=tokenizer.n_vocab, context_length=512))
+    preset = dataclasses.replace(tiny, model=model.cfg)
+    return save_model_folder(tmp_path_factory.mktemp("base"), model, tokenizer,
+                             {"preset": preset.to_dict(), "demo": {"value_hints": False}})
+
+
+def test_adapt_trains_scores_and_writes_a_model_folder(farm, base_model, tmp_path, capsys):
+    from t2sql_lib.model_folder import load_model_folder
+
+    out = tmp_path / "adapted"
+    argv = ["adapt", "--db", str(farm), "--out", str(out), "--model", str(base_model), "--steps", "3",
+            "--pairs", "80", "--no-progress"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "trained 3 steps on 60 pairs and 60 general questions" in printed
+    assert "held-out pairs (20), greedy: execution accuracy" in printed
+    report = json.loads((out / "adapt_report.json").read_text())
+    assert report["db_id"] == "farm" and report["steps"] == 3 and not report["out_of_time"]
+    assert set(report["held_out_execution_accuracy"]) == {"before", "after"}
+    adapted, base = load_model_folder(out), load_model_folder(base_model)
+    assert adapted.config["adapt"]["db_id"] == "farm" and adapted.config["demo"] == {"value_hints": False}
+    changed = [not torch.equal(a, b) for a, b in zip(adapted.model.state_dict().values(),
+                                                     base.model.state_dict().values())]
+    assert any(changed), "training changed no weight"
+    assert (out / "pairs.jsonl").is_file() and (out / "summary.json").is_file()
+    # the folder is one `t2sql ask` reads (an untrained model's SQL may fail: exit 1, never the folder's error 2)
+    assert main(["ask", "--db", str(farm), "--model", str(out), "How many growers are there?"]) in (0, 1)
+
+
+def test_adapt_stops_when_its_minutes_are_spent(farm, base_model, tmp_path):
+    from t2sql_lib.adapt import AdaptSettings, adapt_model
+
+    settings = AdaptSettings(pairs=80, steps=500, minutes=0.0001, max_new_tokens=8, progress=False)
+    adaptation = adapt_model(farm, tmp_path / "budget", base_model, settings)
+    assert adaptation.out_of_time and 1 <= adaptation.steps < 500
+    assert json.loads((tmp_path / "budget" / "adapt_report.json").read_text())["out_of_time"]
+
+
+def test_adapt_errors_are_one_line(farm, tmp_path, capsys):
+    err = _error(["adapt", "--db", str(farm), "--out", str(tmp_path / "o"), "--model", str(tmp_path / "none")],
+                 capsys)
+    assert "no model folder" in err
+    with pytest.raises(SystemExit):
+        main(["adapt", "--db", str(farm), "--out", str(tmp_path / "o"), "--steps", "0"])
