@@ -275,6 +275,9 @@ def adapt_model(db: str | Path, out_dir: str | Path, model_dir: str | Path | Non
                 settings: AdaptSettings | None = None) -> Adaptation:
     """Synthesize pairs for ``db``, train the course model on them (with general data), score and save it."""
     settings = settings or AdaptSettings()
+    if settings.steps < 1 or settings.minutes < 0 or settings.general < 0:
+        raise ValueError(f"--steps must be at least 1, --minutes and --general at least 0 (got {settings.steps}, "
+                         f"{settings.minutes}, {settings.general})")
     out = Path(out_dir)
     synthesis = synthesize_for_database(db, settings.pairs, settings.seed)
     write_synthesis(synthesis, out)
@@ -341,9 +344,9 @@ def register_cli(subparsers) -> argparse.ArgumentParser:
                    help="the model folder to start from (default: outputs/demo after `make demo`, else weights/demo)")
     p.add_argument("--synthesize-only", action="store_true",
                    help="write the question/SQL pairs and a summary, without training")
-    p.add_argument("--pairs", type=_positive_int, default=DEFAULT_PAIRS, metavar="N",
+    p.add_argument("--pairs", type=int, default=DEFAULT_PAIRS, metavar="N",
                    help=f"pairs to draw at most (default: {DEFAULT_PAIRS}; repeats are dropped)")
-    p.add_argument("--steps", type=_positive_int, default=AdaptSettings.steps, metavar="N",
+    p.add_argument("--steps", type=int, default=AdaptSettings.steps, metavar="N",
                    help=f"training steps (default: {AdaptSettings.steps})")
     p.add_argument("--minutes", type=float, default=0.0, metavar="M",
                    help="stop training once M minutes are spent (default: 0, no limit)")
@@ -353,14 +356,3 @@ def register_cli(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_adapt_command)
     return p
-
-
-def _positive_int(text: str) -> int:
-    """An argparse type: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number >= 1")
-    return value

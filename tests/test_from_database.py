@@ -410,5 +410,5 @@ def test_adapt_errors_are_one_line(farm, tmp_path, capsys):
     err = _error(["adapt", "--db", str(farm), "--out", str(tmp_path / "o"), "--model", str(tmp_path / "none")],
                  capsys)
     assert "no model folder" in err
-    with pytest.raises(SystemExit):
-        main(["adapt", "--db", str(farm), "--out", str(tmp_path / "o"), "--steps", "0"])
+    assert "--steps must be at least 1" in _error(["adapt", "--db", str(farm), "--out", str(tmp_path / "o"),
+                                                    "--steps", "0"], capsys)
