@@ -50,9 +50,10 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=6000, help="training questions to build batches from")
     args = parser.parse_args()
 
-    from t2sql_lib.demo import DemoConfig, available_cpus
+    from t2sql_lib.demo import DemoConfig
     from t2sql_lib.hardware import Precision, cpu_supports_bf16
     from t2sql_lib.model import GPTModel
+    from t2sql_lib.pipeline import available_cpus
     from t2sql_lib.sft import (
         SharedSchemaBatches,
         SharedSchemaCollator,

@@ -34,7 +34,7 @@ def _load() -> str:
 
 def _config(args: argparse.Namespace, overrides: list[str], mask: bool, out: str) -> DemoConfig:
     test = None if args.test_examples in ("all", "0") else int(args.test_examples)
-    return DemoConfig(preset=args.preset, extra_overrides=tuple(overrides), mask_prompt=mask, tokenizer=args.tokenizer,
+    return DemoConfig(preset=args.preset, overrides=tuple(overrides), mask_prompt=mask, tokenizer=args.tokenizer,
                       val_examples=args.val_examples, test_examples=test, out_dir=outputs_dir() / "bench_demo" / out,
                       threads=args.threads, progress=not args.no_progress,
                       questions_per_schema=args.questions_per_schema, schema_views=args.schema_views,

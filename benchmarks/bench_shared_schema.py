@@ -32,8 +32,9 @@ def main() -> None:
     parser.add_argument("--groups", type=int, nargs="+", default=[4, 8], help="questions per schema to time")
     args = parser.parse_args()
 
-    from t2sql_lib.demo import DemoConfig, available_cpus
+    from t2sql_lib.demo import DemoConfig
     from t2sql_lib.model import GPTModel
+    from t2sql_lib.pipeline import available_cpus
     from t2sql_lib.sft import (
         LengthGroupedBatches,
         SFTDataset,

@@ -37,10 +37,10 @@ from pathlib import Path
 import torch
 
 from t2sql_lib.config import get_preset
-from t2sql_lib.demo import available_cpus, examples_table
 from t2sql_lib.model import GPTModel
 from t2sql_lib.model_folder import tokenizer_json
 from t2sql_lib.paths import outputs_dir
+from t2sql_lib.pipeline import available_cpus, examples_table
 from t2sql_lib.sft import (
     LengthGroupedBatches,
     SFTDataset,

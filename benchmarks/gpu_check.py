@@ -229,7 +229,7 @@ def finetune_section(args: argparse.Namespace, sizes: Sizes, device: torch.devic
     val_examples = pl.mix(data, config.data, "validation")
     tokenizer = build_tokenizer("bpe", train_examples, preset.data.tokenizer_vocab_size, renamed=True,
                                 cache_dir=outputs_dir() / "cache")
-    sft = pl.build_sft_data(train_examples, val_examples, tokenizer, preset, rename_rate=config.rename_rate)
+    sft = pl.build_sft_data(train_examples, val_examples, tokenizer, preset, config)
     data_s = time.perf_counter() - t_start
     multiple = 64 if device.type == "cuda" else 1
     per_batch = mean_tokens_per_batch(sft, multiple)

@@ -70,9 +70,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import DemoConfig, run_demo
 
     test_examples = None if args.test_examples in ("all", "0") else int(args.test_examples)
-    config = DemoConfig(preset=args.preset, extra_overrides=tuple(args.overrides), tokenizer=args.tokenizer,
+    decoders = ("greedy",) if args.decoding == "greedy" else ("greedy", args.decoding)
+    config = DemoConfig(preset=args.preset, overrides=tuple(args.overrides), tokenizer=args.tokenizer,
                         mask_prompt=not args.no_mask_prompt, val_examples=args.val_examples,
-                        test_examples=test_examples, decoding=args.decoding, out_dir=args.out,
+                        test_examples=test_examples, decoders=decoders, out_dir=args.out,
                         threads=args.threads, progress=not args.no_progress,
                         questions_per_schema=args.questions_per_schema, schema_views=args.schema_views,
                         question_variety=args.question_variety,

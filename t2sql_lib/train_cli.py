@@ -151,7 +151,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                         "GPT-2's, or a saved chapter-1 tokenizer file; --task sft: auto (GPT-2's with GPT-2 "
                         "weights, else bpe), bpe or gpt2")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="run folder (default: outputs/runs/<preset>; --task sft: outputs/pipeline/<preset>)")
+                   help="run folder (default: outputs/runs/<preset>; --task sft: outputs/pipeline/<preset>, "
+                        "outputs/demo for the demo preset)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the run folder's latest checkpoint (its newest complete one when LATEST is damaged; "
                         "a fresh start when the folder holds no trace of a run, an error when it holds no "

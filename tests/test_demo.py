@@ -33,7 +33,7 @@ TINY = ("model.context_length=512", "model.emb_dim=32", "model.n_layers=2", "mod
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    config = DemoConfig(preset="tiny", extra_overrides=TINY, val_examples=4, test_examples=10, max_new_tokens=24,
+    config = DemoConfig(preset="tiny", overrides=TINY, val_examples=4, test_examples=10, max_new_tokens=24,
                         out_dir=out, progress=False, threads=1)
     backend = matplotlib.get_backend()
     matplotlib.use("svg")  # a backend of the learner's session: the demo must leave it (and its figures) alone
@@ -93,7 +93,7 @@ def test_saved_model_and_tokenizer_reproduce_the_predictions(demo):
     test = load_generated(n_examples=200, seed=0)["test"][:10]
     with torch.no_grad():
         preds = predict_sql(model, tokenizer, test, max_new_tokens=config.max_new_tokens)
-        best = decode_sql(model, tokenizer, test, dataclasses.replace(DECODERS[config.decoding],
+        best = decode_sql(model, tokenizer, test, dataclasses.replace(DECODERS[config.headline_decoder()],
                                                                       max_new_tokens=config.max_new_tokens))
     assert preds.sql == [r["prediction"] for r in result.greedy_report.records]
     assert best == [r["prediction"] for r in result.report.records]  # the headline: the configured decoder
@@ -101,7 +101,7 @@ def test_saved_model_and_tokenizer_reproduce_the_predictions(demo):
 
 def test_headline_uses_chapter_6s_best_decoder_and_greedy_is_scored_too(demo):
     config, result = demo
-    assert config.decoding == BEST_DECODING
+    assert config.headline_decoder() == BEST_DECODING and tuple(config.decoders) == ("greedy", BEST_DECODING)
     assert result.report.info["decoding"] == BEST_DECODING
     assert result.greedy_report is not result.report and result.greedy_report.info["decoding"] == "greedy"
     assert [r["question"] for r in result.greedy_report.records] == [r["question"] for r in result.report.records]
@@ -123,9 +123,9 @@ def test_demo_settings_are_the_named_demo_preset():
     assert demo.data.questions_per_schema > 1
     assert DemoConfig(preset="tiny").shared_schema() == DemoConfig(mask_prompt=False).shared_schema() == (1, 1)
     assert DemoConfig(preset="tiny", questions_per_schema=4, schema_views=2).shared_schema() == (4, 2)
-    overridden = DemoConfig(extra_overrides=("data.questions_per_schema=2",))
+    overridden = DemoConfig(overrides=("data.questions_per_schema=2",))
     assert overridden.shared_schema() == (2, demo.data.schema_views)
-    tiny = DemoConfig(preset="tiny", extra_overrides=("train.max_steps=5",)).preset_settings()
+    tiny = DemoConfig(preset="tiny", overrides=("train.max_steps=5",)).preset_settings()
     assert tiny.train.max_steps == 5 and tiny.model == PRESETS["tiny"].model
 
 
@@ -133,7 +133,7 @@ def test_reworded_questions_and_value_hints_are_settings_of_the_demo():
     demo = PRESETS["demo"].data
     assert DemoConfig().people_words() == (demo.question_variety, demo.value_hints)
     assert DemoConfig(preset="tiny").people_words() == (0.0, False)
-    hinted = DemoConfig(extra_overrides=("data.value_hints=true", "data.question_variety=0.5"))
+    hinted = DemoConfig(overrides=("data.value_hints=true", "data.question_variety=0.5"))
     assert hinted.people_words() == (0.5, True)
     assert DemoConfig(preset="tiny", question_variety=0.2, value_hints=True).people_words() == (0.2, True)
     args = build_parser().parse_args(["demo", "--question-variety", "0.25", "--value-hints"])
@@ -143,9 +143,9 @@ def test_reworded_questions_and_value_hints_are_settings_of_the_demo():
 
 
 def test_demo_with_reworded_questions_and_value_hints_scores_the_user_questions(tmp_path, capsys):
-    config = DemoConfig(preset="tiny", extra_overrides=(*TINY, "train.max_steps=2", "train.eval_every=2"),
+    config = DemoConfig(preset="tiny", overrides=(*TINY, "train.max_steps=2", "train.eval_every=2"),
                         val_examples=2, test_examples=4, max_new_tokens=8, out_dir=tmp_path, progress=False,
-                        threads=1, decoding="greedy", question_variety=1.0, value_hints=True, user_questions=True)
+                        threads=1, decoders=("greedy",), question_variety=1.0, value_hints=True, user_questions=True)
     result = run_demo(config)
     out = capsys.readouterr().out
     n_train = len(load_generated(n_examples=200, seed=0)["train"])
@@ -168,10 +168,10 @@ def test_cli_demo_options():
 
 
 def test_demo_trains_on_questions_that_share_a_schema(tmp_path, capsys):
-    config = DemoConfig(preset="tiny", extra_overrides=(*TINY, "train.max_steps=4", "train.eval_every=4",
+    config = DemoConfig(preset="tiny", overrides=(*TINY, "train.max_steps=4", "train.eval_every=4",
                                                         "train.batch_size=8"),
                         val_examples=2, test_examples=4, max_new_tokens=8, out_dir=tmp_path, progress=False,
-                        threads=1, questions_per_schema=4, schema_views=2, decoding="greedy")
+                        threads=1, questions_per_schema=4, schema_views=2, decoders=("greedy",))
     result = run_demo(config)
     out = capsys.readouterr().out
     assert "shared schemas:" in out and "2 schemas x 4 questions (2 grouping(s))" in out
@@ -196,7 +196,7 @@ def test_cli_demo_shared_schema_options():
 
 
 def test_spider_training_questions_come_in_the_generators_style(spider, monkeypatch):
-    from t2sql_lib.demo import spider_training_questions
+    from t2sql_lib.pipeline import spider_training_questions
 
     monkeypatch.setenv("T2SQL_SPIDER_DIR", str(spider))
     examples = spider_training_questions(30, seed=1)
@@ -207,10 +207,10 @@ def test_spider_training_questions_come_in_the_generators_style(spider, monkeypa
 
 
 def test_no_spider_folder_means_generated_data_only(monkeypatch, capsys):
-    from t2sql_lib import demo
+    from t2sql_lib import pipeline
 
     monkeypatch.setattr("t2sql_lib.paths.spider_dir", lambda: None)
-    assert demo.spider_training_questions(10) == []
+    assert pipeline.spider_training_questions(10) == []
     assert "no Spider folder" in capsys.readouterr().out
 
 

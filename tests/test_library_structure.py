@@ -41,10 +41,6 @@ TO_BE_BUILT = {
     "checkpoint": "chapter 4",
     "prompts": "chapter 5",
     "special_tokens": "chapter 5",
-    "pipeline": "chapter 8",
-    "demo": "chapter 8",
-    "distributed": "chapter 8",
-    "hardware": "chapter 8",
     "ask": "chapter 8",
     "adapt": "chapter 8",
 }

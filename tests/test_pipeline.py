@@ -240,14 +240,14 @@ def test_sft_command_line_stop_resume_and_ask(tmp_path, capsys):
     out = tmp_path / "run"
     args = [*SFT_ARGS, "--wikisql-dir", str(wiki), "--out", str(out)]
     assert train_cli.main([*args, "--stop-at-step", "2"]) == 0
-    assert not (out / "model").exists()  # stopped on purpose: nothing scored yet
+    assert not (out / "results.csv").exists()  # stopped on purpose: nothing scored yet
     assert train_cli.main([*args, "--resume"]) == 0
     printed = capsys.readouterr().out
     assert "resumed from" in printed and "wikisql" in printed
     assert load_checkpoint(out / "run" / "checkpoints")["step"] == 4
-    table = pd.read_csv(out / "model" / "results.csv")
+    table = pd.read_csv(out / "results.csv")
     assert table.shape[0] == 4 and set(table["decoder"]) == {"greedy", "execution_guided"}
-    loaded = load_model_folder(out / "model")  # what `t2sql ask --model` reads
+    loaded = load_model_folder(out)  # what `t2sql ask --model` reads
     assert loaded.model.cfg.vocab_size == loaded.tokenizer.n_vocab
     assert loaded.config["model"]["n_layers"] == 1
 
@@ -270,7 +270,7 @@ def test_sft_under_torchrun_two_processes(tmp_path):
     assert proc.stdout.count("2 process(es) on cpu") == 1 and proc.stdout.count("questions  databases") == 1
     ckpt = load_checkpoint(out / "run" / "checkpoints")
     assert ckpt["step"] == 4 and ckpt["state"]["progress"]["world_size"] == 2 and len(ckpt["state"]["rng"]) == 2
-    assert pd.read_csv(out / "model" / "results.csv").shape[0] == 2
+    assert pd.read_csv(out / "results.csv").shape[0] == 2
 
 
 def test_pipeline_config_defaults():
