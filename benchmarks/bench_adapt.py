@@ -68,8 +68,12 @@ def main() -> None:
         questions = [ex for ex in dev if ex.db_id == db]
         db_path = root / "database" / db / f"{db}.sqlite"
         out = outputs_dir() / "bench_adapt" / db
+        try:
+            adapted = adapt_model(db_path, out, args.model, AdaptSettings(steps=args.steps, progress=False))
+        except ValueError as err:  # a schema longer than the model's context
+            print(f"| {db} | {len(questions)} | skipped: {err} | | | |", flush=True)
+            continue
         base = score(Path(args.model), questions)
-        adapted = adapt_model(db_path, out, args.model, AdaptSettings(steps=args.steps, progress=False))
         after = score(out, questions)
         tally(totals, base, "base")
         tally(totals, after, "adapted")

@@ -35,7 +35,15 @@ from .config import Preset
 from .generate import BEST_DECODING
 from .model_folder import load_model_folder, save_model_folder, tokenizer_json
 from .schema import Example
-from .sft import SharedSchemaBatches, SharedSchemaCollator, SharedSchemaLM, evaluate_model, special_id
+from .sft import (
+    SharedSchemaBatches,
+    SharedSchemaCollator,
+    SharedSchemaLM,
+    encode_prompt,
+    evaluate_model,
+    fast_encoder,
+    special_id,
+)
 from .special_tokens import PAD
 from .sql import connect_read_only
 from .synth.build import generate_for_database
@@ -256,6 +264,16 @@ def adapt_training(model: torch.nn.Module, tokenizer: Any, preset: Preset, train
     return train(model, train_ds, engine, task, options)
 
 
+def check_fits_context(synthesis: Synthesis, tokenizer: Any, context_length: int) -> None:
+    """ValueError, naming the database, when even its shortest prompt leaves no room for SQL in the model's context."""
+    encoder = fast_encoder(tokenizer)
+    shortest = min(len(encode_prompt(encoder, ex)) for ex in synthesis.examples)
+    if shortest + 32 > context_length:
+        raise ValueError(f"{synthesis.description.database.domain.db_id}: its schema and a question take {shortest} "
+                         f"tokens, more than the model's context of {context_length} leaves room for: a model with a "
+                         "longer context is needed for this database")
+
+
 @dataclass
 class Adaptation:
     """What ``adapt_model`` did: the pairs, the run and the held-out scores before and after."""
@@ -289,6 +307,7 @@ def adapt_model(db: str | Path, out_dir: str | Path, model_dir: str | Path | Non
     if hints:  # asked the way the model was trained
         train_pairs, held, general = add_value_hints(train_pairs), add_value_hints(held), add_value_hints(general)
     model, tokenizer = loaded.model, loaded.tokenizer
+    check_fits_context(synthesis, tokenizer, model.cfg.context_length)
     before = score_held_out(model, tokenizer, held, settings.max_new_tokens)
     result = adapt_training(model, tokenizer, preset, train_pairs + general, held, settings, out)
     model.eval()

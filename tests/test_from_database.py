@@ -406,6 +406,21 @@ def test_adapt_stops_when_its_minutes_are_spent(farm, base_model, tmp_path):
     assert json.loads((tmp_path / "budget" / "adapt_report.json").read_text())["out_of_time"]
 
 
+def test_adapt_refuses_a_schema_longer_than_the_context(base_model, tmp_path, capsys):
+    wide = tmp_path / "wide.sqlite"
+    con = sqlite3.connect(wide)
+    for t in range(40):
+        columns = ", ".join(f"measure_{c}_of_table_{t} INTEGER" for c in range(8))
+        con.execute(f"CREATE TABLE things_{t} (thing_{t}_id INTEGER PRIMARY KEY, label_{t} TEXT, {columns})")
+        for r in range(6):
+            con.execute(f"INSERT INTO things_{t} VALUES (?, ?, {', '.join('?' * 8)})",
+                        (r, f"item {r}", *[r * c for c in range(8)]))
+    con.commit()
+    con.close()
+    err = _error(["adapt", "--db", str(wide), "--out", str(tmp_path / "o"), "--model", str(base_model)], capsys)
+    assert "more than the model's context of 512" in err
+
+
 def test_adapt_errors_are_one_line(farm, tmp_path, capsys):
     err = _error(["adapt", "--db", str(farm), "--out", str(tmp_path / "o"), "--model", str(tmp_path / "none")],
                  capsys)
