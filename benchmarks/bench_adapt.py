@@ -13,9 +13,11 @@ questions and people's. Prints one row per database, the totals by Spider hardne
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections import defaultdict
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
@@ -39,6 +41,15 @@ def score(model_dir: Path, questions: list) -> dict[str, EvalReport]:
             for d in DECODERS}
 
 
+def reused(out: Path) -> SimpleNamespace:
+    """The held-out scores an earlier run wrote (``adapt_report.json``); ValueError when there is none."""
+    report_file = out / "adapt_report.json"
+    if not report_file.is_file():
+        raise ValueError(f"no earlier run in {out}")
+    scores = json.loads(report_file.read_text())["held_out_execution_accuracy"]
+    return SimpleNamespace(before=scores["before"], after=scores["after"])
+
+
 def tally(totals: dict, reports: dict[str, EvalReport], which: str) -> None:
     """Add each report's right answers to ``totals[(which, decoder, hardness)]`` as (right, count)."""
     for decoder, report in reports.items():
@@ -54,6 +65,8 @@ def main() -> None:
     parser.add_argument("--model", default="weights/demo", help="the course model folder (default: weights/demo)")
     parser.add_argument("--steps", type=int, default=AdaptSettings.steps)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--reuse", action="store_true",
+                        help="score the adapted folders an earlier run left under outputs/bench_adapt, without training")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     root = spider_dir()
@@ -69,7 +82,8 @@ def main() -> None:
         db_path = root / "database" / db / f"{db}.sqlite"
         out = outputs_dir() / "bench_adapt" / db
         try:
-            adapted = adapt_model(db_path, out, args.model, AdaptSettings(steps=args.steps, progress=False))
+            adapted = reused(out) if args.reuse else adapt_model(db_path, out, args.model,
+                                                                  AdaptSettings(steps=args.steps, progress=False))
         except ValueError as err:  # a schema longer than the model's context
             print(f"| {db} | {len(questions)} | skipped: {err} | | | |", flush=True)
             continue
@@ -88,7 +102,7 @@ def main() -> None:
         cells = [totals[(w, d, bucket)] for w in ("base", "adapted") for d in DECODERS]
         n = cells[0][1]
         if n:
-            share = [f"{right / n:.1%}" for right, _ in cells]
+            share = [f"{right}/{n} ({right / n:.1%})" for right, _ in cells]
             print(f"| {bucket} | {n} | {share[0]} / {share[1]} | {share[2]} / {share[3]} |")
 
 
