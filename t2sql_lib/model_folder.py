@@ -61,17 +61,10 @@ def load_tokenizer_file(path: str | Path) -> Any:
     return load_tokenizer_json(data, source=str(path))
 
 
-def _plain(value: Any) -> Any:
-    """``value`` as JSON can hold it: dataclasses as dicts, tuples as lists, paths as strings."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return _plain(asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
+def json_ready(value: Any) -> Any:
+    """``value`` as JSON holds it: a dataclass as a dict, tuples as lists, paths and other objects as strings."""
+    data = asdict(value) if is_dataclass(value) and not isinstance(value, type) else value
+    return json.loads(json.dumps(data, default=str))
 
 
 def save_model_folder(out: str | Path, model: torch.nn.Module, tokenizer: Any,
@@ -86,7 +79,7 @@ def save_model_folder(out: str | Path, model: torch.nn.Module, tokenizer: Any,
     out.mkdir(parents=True, exist_ok=True)
     save_model(model, str(out / "model.safetensors"))
     write_text_atomic(out / "tokenizer.json", tokenizer_json(tokenizer) + "\n")
-    config = {"model": _plain(model.cfg), **_plain(settings or {})}
+    config = {"model": json_ready(model.cfg), **json_ready(settings or {})}
     write_text_atomic(out / "config.json", json.dumps(config, indent=1) + "\n")
     return out
 

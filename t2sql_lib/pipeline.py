@@ -15,7 +15,6 @@ question (``data.value_hints``), and the questions written in people's words are
 """
 
 import dataclasses
-import json
 import os
 import random
 import time
@@ -33,7 +32,7 @@ from t2sql_lib.distributed import DistEnv, barrier
 from t2sql_lib.evaluate import EvalReport, evaluate
 from t2sql_lib.generate import DECODERS
 from t2sql_lib.model import GPT2_SHAPES, GPTConfig, GPTModel
-from t2sql_lib.model_folder import save_model_folder, tokenizer_json
+from t2sql_lib.model_folder import json_ready, save_model_folder, tokenizer_json
 from t2sql_lib.paths import display_path, outputs_dir
 from t2sql_lib.schema import Example
 from t2sql_lib.sft import (
@@ -506,7 +505,7 @@ def finetune(model: GPTModel, data: SFTData, tokenizer: Any, preset: Preset, out
                                     max_length=preset.model.context_length), None
     task = TrainTask(val_data=data.validation, eval_fn=eval_fn, collate_fn=collate, wrap_model=wrap)
     options = RunOptions(out_dir=out_dir, resume_from=resume, stop_at_step=stop_at_step,
-                         config={**preset.to_dict(), "model": model_cfg, "pipeline": _plain(config or {})},
+                         config={**preset.to_dict(), "model": model_cfg, "pipeline": json_ready(config or {})},
                          tokenizer=tokenizer_json(tokenizer), env=env, progress=progress, verbose=verbose,
                          callback=callback)
     return train(model, data.train, settings, task, options)
@@ -517,12 +516,6 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     from t2sql_lib.distributed import unwrap_model
 
     return unwrap_model(model)
-
-
-def _plain(config: PipelineConfig | Mapping[str, Any]) -> dict[str, Any]:
-    """``config`` (a ``PipelineConfig`` or a mapping) as JSON-ready data: tuples as lists, paths as strings."""
-    data = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
-    return json.loads(json.dumps(data, default=str))
 
 
 @dataclass
@@ -628,7 +621,7 @@ def save_model(out_dir: str | Path, model: GPTModel, tokenizer: Any, preset: Pre
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     net = trim_vocab(unwrap(model), tokenizer.n_vocab).cpu()
-    settings = _plain(config)
+    settings = json_ready(config)
     # what the run used, defaults filled in: `t2sql ask` gives the model value hints when it was trained with them
     settings["question_variety"], settings["value_hints"] = config.people_words()
     save_model_folder(out, net, tokenizer, {"preset": preset.to_dict(), "demo": settings})
