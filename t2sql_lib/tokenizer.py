@@ -72,6 +72,17 @@ def count_pieces(texts: Iterable[str], pattern: str = PRETOKENIZE_PATTERN,
     return Counter({piece.encode("utf-8"): n for piece, n in counts.items()})
 
 
+def count_pairs(words: list[list[int]], freqs: list[int]) -> tuple[Counter, dict[tuple[int, int], set[int]]]:
+    """Each adjacent pair's count over the pieces (weighted by how often each piece occurs), and which pieces hold it."""
+    pair_counts: Counter = Counter()
+    where: dict[tuple[int, int], set[int]] = {}  # pair -> indices of the pieces that contain it
+    for w, (word, freq) in enumerate(zip(words, freqs)):
+        for pair in zip(word, word[1:]):
+            pair_counts[pair] += freq
+            where.setdefault(pair, set()).add(w)
+    return pair_counts, where
+
+
 def train_merges(piece_counts: dict[bytes, int], n_merges: int, min_frequency: int = 2,
                  progress: bool = False) -> list[tuple[int, int]]:
     """Learn up to ``n_merges`` byte-pair merges from piece counts; merge ``k`` creates token ``256 + k``.
@@ -82,12 +93,7 @@ def train_merges(piece_counts: dict[bytes, int], n_merges: int, min_frequency: i
     """
     words = [list(piece) for piece in piece_counts]  # each distinct piece as a list of token ids
     freqs = list(piece_counts.values())
-    pair_counts: Counter = Counter()
-    where: dict[tuple[int, int], set[int]] = {}  # pair -> indices of the pieces that contain it
-    for w, (word, freq) in enumerate(zip(words, freqs)):
-        for pair in zip(word, word[1:]):
-            pair_counts[pair] += freq
-            where.setdefault(pair, set()).add(w)
+    pair_counts, where = count_pairs(words, freqs)
     heap = [(-n, pair) for pair, n in pair_counts.items()]
     heapq.heapify(heap)
     spelled = [bytes([b]) for b in range(256)]
