@@ -28,6 +28,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
+# isort: split
+
+
 from t2sql_lib.checkpoint import (
     BEST,
     STATE_FILE,
