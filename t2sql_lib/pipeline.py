@@ -56,9 +56,9 @@ VOCAB_MULTIPLE = 64
 
 
 @dataclass
-class PipelineConfig:
-    """What ``run_pipeline`` does; every field has a default that runs offline on the generated data.
-    ``t2sql_lib.demo.DemoConfig`` is the same settings with the demo's defaults."""
+class PipelineSettings:
+    """Every setting of a run (``PipelineConfig`` adds the defaults it fills in); each field has a default that
+    runs offline on the generated data."""
 
     preset: str | None = None  # a preset name or YAML file (None: $T2SQL_PRESET or the hardware's)
     overrides: Sequence[str] = ()  # section.key=value, applied to the preset
@@ -92,6 +92,12 @@ class PipelineConfig:
     out_dir: str | Path | None = None  # default: outputs/demo for the demo preset, else outputs/pipeline/<preset>
     progress: bool = True
     n_examples_shown: int = 3  # right and wrong predictions printed at the end
+
+
+@dataclass
+class PipelineConfig(PipelineSettings):
+    """What ``run_pipeline`` does: the settings, with the preset's defaults filled in by its methods.
+    ``t2sql_lib.demo.DemoConfig`` is the same settings with the demo's defaults."""
 
     def preset_settings(self) -> Preset:
         """The preset with ``overrides`` applied."""

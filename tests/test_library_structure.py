@@ -40,7 +40,6 @@ INFRASTRUCTURE = {
 TO_BE_BUILT = {
     "prompts": "chapter 5",
     "special_tokens": "chapter 5",
-    "ask": "chapter 8",
     "adapt": "chapter 8",
 }
 
