@@ -40,7 +40,6 @@ INFRASTRUCTURE = {
 TO_BE_BUILT = {
     "checkpoint": "chapter 4",
     "ask": "chapter 8",
-    "adapt": "chapter 8",
 }
 
 
