@@ -309,3 +309,12 @@ def load_preset(name_or_path: str | Path) -> Preset:
 def get_preset(name: str | None = None) -> Preset:
     """The preset to use: ``name``, else ``$T2SQL_PRESET``, else one chosen from the hardware."""
     return load_preset(name or os.environ.get(ENV_VAR) or auto_preset_name())
+
+
+COURSE_SIZE = "tiny"  # what chapters 0-7 run by default, on every machine: their stored outputs are what a learner gets
+
+
+def course_preset(default: str = COURSE_SIZE) -> Preset:
+    """The preset a chapter runs: ``$T2SQL_PRESET`` when set, else ``default``, whatever the hardware (chapter 8
+    alone sizes itself from the hardware, with ``get_preset``)."""
+    return load_preset(os.environ.get(ENV_VAR) or default)

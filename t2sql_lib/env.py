@@ -31,11 +31,11 @@ def device_summary() -> str:
 
 
 def show_versions() -> None:
-    """Print versions, the device and the preset the course will use."""
-    from .config import get_preset
+    """Print versions, the device and the preset the chapters run (``config.course_preset``)."""
+    from .config import course_preset
 
     for name, version in versions().items():
         print(f"{name:<11} {version}")
     print(f"{'device':<11} {device_summary()}")
-    print(f"{'preset':<11} {get_preset().name}  (set T2SQL_PRESET to change)")
+    print(f"{'preset':<11} {course_preset().name}  (set T2SQL_PRESET to change)")
     sys.stdout.flush()

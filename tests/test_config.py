@@ -47,3 +47,15 @@ def test_overrides_and_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown preset"):
         config.load_preset("huge")
     assert all(p.model.emb_dim % p.model.n_heads == 0 for p in config.PRESETS.values())
+
+
+def test_course_preset_is_the_same_on_every_machine(monkeypatch):
+    """Chapters 0-7 run the course size whatever the hardware says; $T2SQL_PRESET still wins."""
+    monkeypatch.delenv(config.ENV_VAR, raising=False)
+    monkeypatch.setattr(config, "auto_preset_name", lambda: "gpu")
+    assert config.get_preset().name == "gpu"
+    assert config.course_preset().name == config.COURSE_SIZE == "tiny"
+    assert config.course_preset("laptop").name == "laptop"
+    monkeypatch.setenv(config.ENV_VAR, "demo")
+    assert config.course_preset().name == "demo"
+    assert config.course_preset("laptop").name == "demo"
