@@ -73,6 +73,8 @@ class DataSettings:
     schema_views: int = 1
     question_variety: float = 0.0  # fraction of training questions reworded by the surface grammar (synth.surface)
     value_hints: bool = False  # append the database values a question names (t2sql_lib.value_hints)
+    # fraction of reworded questions whose value's column is left unsaid ("guests from Ghana"; with value hints only)
+    implicit_columns: float = 0.0
 
 
 # Ranges of the numeric settings, and the choices of the named ones; checked by ``check_setting``.
@@ -82,7 +84,7 @@ _AT_LEAST_0 = {"warmup_steps", "eval_every", "eval_batches", "early_stopping_pat
                "checkpoint_every_minutes", "max_minutes", "weight_decay", "grad_clip", "n_synth_examples"}
 _POSITIVE = {"learning_rate", "muon_lr"}
 _BELOW_1 = {"drop_rate", "beta1", "beta2", "muon_momentum", "ema_decay"}  # 0 <= x < 1
-_UP_TO_1 = {"min_lr_ratio", "question_variety"}  # 0 <= x <= 1
+_UP_TO_1 = {"min_lr_ratio", "question_variety", "implicit_columns"}  # 0 <= x <= 1
 _CHOICES = {"pos_encoding": ("learned", "rope"), "precision": ("auto", "fp32", "bf16", "fp16"),
             "optimizer": ("adamw", "muon"), "early_stopping_mode": ("min", "max")}
 _EXPONENT = r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+"  # 1e-3: YAML 1.1 (PyYAML) reads it as a string

@@ -245,7 +245,9 @@ def people_words_data(config: PipelineConfig, train: Sequence[Example], val: Seq
     if variety:
         from t2sql_lib.synth.surface import vary_examples
 
-        train = vary_examples(train, variety, seed=config.data_seed, value_case=0.3 if hints else 0.0)
+        implicit = config.preset_settings().data.implicit_columns if hints else 0.0
+        train = vary_examples(train, variety, seed=config.data_seed, value_case=0.3 if hints else 0.0,
+                              implicit_columns=implicit)
     if hints:
         from t2sql_lib.value_hints import add_value_hints
 

@@ -61,3 +61,29 @@ def test_value_case_writes_the_values_in_lower_case_only_when_asked():
     assert all("fairhaven" in q and "Fairhaven" not in q for q in lowered)
     kept = {vary_question(question, sql, random.Random(k)) for k in range(20)}
     assert all("Fairhaven" in q for q in kept)
+
+
+def test_the_column_of_a_value_can_be_left_unsaid():
+    from t2sql_lib.synth.surface import drop_column_words
+
+    sql = "SELECT name FROM guests WHERE country = 'Mexico'"
+    said = "Show the name of the guests with country equal to Mexico."
+    unsaid = {drop_column_words(said, sql, random.Random(k)) for k in range(30)}
+    assert all(q.startswith("Show the name of the guests ") and q.endswith(" Mexico.") for q in unsaid)
+    assert not any("country" in q for q in unsaid) and len(unsaid) > 1
+    in_list = drop_column_words("Find the sensors with a sensor type of either thermal camera or tiltmeter.",
+                                "SELECT s FROM sensors WHERE sensor_type IN ('thermal camera', 'tiltmeter')",
+                                random.Random(0))
+    assert "sensor type" not in in_list and in_list.endswith("thermal camera or tiltmeter.")
+    negated = "List the name of agents whose office is not one of central and lakeside."
+    assert drop_column_words(negated, "SELECT name FROM agents WHERE office NOT IN ('central', 'lakeside')",
+                             random.Random(0)) == negated  # "not" lives in the words a negation keeps
+    numeric = "Which books have a number of pages of at least 428?"
+    assert drop_column_words(numeric, "SELECT title FROM books WHERE pages >= 428", random.Random(0)) == numeric
+
+
+def test_implicit_columns_draw_nothing_when_off(splits):
+    train = splits["train"][:200]
+    assert vary_examples(train, 0.5, seed=3) == vary_examples(train, 0.5, seed=3, implicit_columns=0.0)
+    unsaid = vary_examples(train, 1.0, seed=3, value_case=0.3, implicit_columns=1.0)
+    assert any("template_question" in e.meta for e in unsaid)

@@ -11,7 +11,9 @@ its own probability, and never touches the values the SQL holds (quoted strings 
 - **everyday synonyms** of common words, schema words included ("price" -> "cost" while the SQL keeps
   ``price_per_tonne``): the model learns to find a column from a word that is not its name;
 - **politeness**: "please", "thanks" before or after;
-- **typing**: no capital, no final punctuation, one typo in a long word that is not in a value.
+- **typing**: no capital, no final punctuation, one typo in a long word that is not in a value;
+- **the column left unsaid** (for a model that reads value hints): "guests whose country is Ghana" -> "guests from
+  Ghana", as people name a value and leave its column to be inferred.
 
 ``vary_examples`` applies it to a fraction of a list of examples (the training split: validation and test
 questions keep the patterns' wording, so their scores compare across runs).
@@ -124,12 +126,36 @@ def sql_values(sql: str) -> str:
     return " ".join(text or number for text, number in found).lower()
 
 
-def vary_question(question: str, sql: str, rng: random.Random, value_case: float = 0.0) -> str:
+# Words that name a column before its value in the patterns' phrasing ("whose country is", "with a genre of either")
+_COLUMN_LEAD = r"\b(?:whose|with|having|has|have)\s+(?:a |an |the )?{words}\s+(?:is |equal to |equals |of |= )?(?:either )?"
+_IMPLICIT_LEADS = ("from ", "in ", "with ", "of ", "for ", "at ")
+
+
+def drop_column_words(question: str, sql: str, rng: random.Random) -> str:
+    """``question`` with the words naming a text column right before its value replaced by a preposition: "guests
+    whose country is Ghana" -> "guests from Ghana". Only for ``column = 'value'`` and ``column IN ('a', ...)``
+    conditions (a negated one keeps its words: "not" lives there)."""
+    for column, literal in re.findall(r"\b(\w+)\s*(?:=|\bIN\s*\()\s*'((?:[^']|'')*)'", sql, flags=re.IGNORECASE):
+        if re.search(rf"\b{re.escape(column)}\s*(?:!=|<>|NOT\s+IN\b)", sql, flags=re.IGNORECASE):
+            continue
+        value = literal.replace("''", "'")
+        words = r"\s+".join(re.escape(w) for w in column.lower().split("_") if w)
+        lead = re.compile(_COLUMN_LEAD.format(words=words) + r"(?=" + re.escape(value) + r")", re.IGNORECASE)
+        question = lead.sub(lambda m: rng.choice(_IMPLICIT_LEADS), question, count=1)
+    return question
+
+
+def vary_question(question: str, sql: str, rng: random.Random, value_case: float = 0.0,
+                  implicit_columns: float = 0.0) -> str:
     """``question`` rewritten by the surface grammar; the SQL's values (quoted strings, numbers) are kept, except
-    that with probability ``value_case`` the quoted values are written in lower case, as people type them (only for
-    a model that reads value hints, ``t2sql_lib.value_hints``, which give it the stored spelling back)."""
+    that with probability ``value_case`` the quoted values are written in lower case, as people type them, and with
+    probability ``implicit_columns`` the words naming a value's column are dropped (``drop_column_words``); both
+    only for a model that reads value hints (``t2sql_lib.value_hints``), which give it the stored spelling and the
+    column back."""
     protected = sql_values(sql)
     text = question
+    if implicit_columns and rng.random() < implicit_columns:
+        text = drop_column_words(text, sql, rng)
     if value_case and rng.random() < value_case:
         for literal in re.findall(r"'((?:[^']|'')*)'", sql):
             value = literal.replace("''", "'").strip("%")
@@ -165,17 +191,18 @@ def _lower_first(text: str, protected: str) -> str:
     return text[0].lower() + text[1:]
 
 
-def vary_examples(examples: Sequence[Example], rate: float, seed: int = 0, value_case: float = 0.0) -> list[Example]:
+def vary_examples(examples: Sequence[Example], rate: float, seed: int = 0, value_case: float = 0.0,
+                  implicit_columns: float = 0.0) -> list[Example]:
     """``examples`` with a fraction ``rate`` of questions (chosen with ``seed``) rewritten by ``vary_question``
-    (``value_case``: its chance of lower-cased values); a rewritten example's ``meta`` keeps the pattern's wording
-    under ``template_question``."""
+    (``value_case``: its chance of lower-cased values; ``implicit_columns``: of a value's column left unsaid); a
+    rewritten example's ``meta`` keeps the pattern's wording under ``template_question``."""
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"rate={rate}: expected a fraction between 0 and 1")
     rng = random.Random(f"t2sql-surface:{seed}")
     out = []
     for ex in examples:
         if rng.random() < rate:
-            varied = vary_question(ex.question, ex.sql, rng, value_case)
+            varied = vary_question(ex.question, ex.sql, rng, value_case, implicit_columns)
             if varied != ex.question:
                 ex = replace(ex, question=varied, meta={**ex.meta, "template_question": ex.question})
         out.append(ex)
