@@ -182,7 +182,9 @@ def test_loss_falls_and_metrics_are_written(tmp_path):
     summary = json.loads((result.out_dir / tr.METRICS_JSON).read_text())
     assert summary["best_step"] == 30 and summary["precision"] == "fp32" and summary["final_loss"] == result.losses[-1]
     assert load_checkpoint(result.out_dir / "checkpoints")["step"] == 30
-    fig = tr.plot_metrics(result)
+    from t2sql_lib.plots import plot_metrics
+
+    fig = plot_metrics(result)
     fig.savefig(tmp_path / "curves.png")
     assert (tmp_path / "curves.png").stat().st_size > 1000
     assert len(fig.axes[0].lines) == 3  # raw train loss, smoothed train loss, validation loss
