@@ -53,6 +53,8 @@ from t2sql_lib.special_tokens import ENDOFTEXT, QUESTION, SCHEMA, SQL
 from t2sql_lib.sql import execute_sql
 
 TASKS = ("text_to_sql", "explain", "repair", "unanswerable")
+
+
 INSTRUCTION_HEADER, INPUT_HEADER, RESPONSE_HEADER = "### Instruction:", "### Input:", "### Response:"
 SQL_INSTRUCTION = "Write a SQLite query that answers the question. If the schema cannot answer it, say why."
 INSTRUCTIONS = {
