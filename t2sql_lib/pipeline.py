@@ -651,7 +651,7 @@ def _save_plot(train_result: Any, path: Path) -> None:
     try:
         from matplotlib.figure import Figure
 
-        from t2sql_lib.train import plot_metrics
+        from t2sql_lib.plots import plot_metrics
 
         fig = Figure(figsize=(7, 4))
         plot_metrics(train_result, ax=fig.subplots())
