@@ -268,28 +268,25 @@ class GPTModel(nn.Module):
         self.lm_head = nn.Linear(cfg.emb_dim, cfg.vocab_size, bias=False)
         if cfg.tie_weights:
             self.lm_head.weight = self.tok_emb.weight  # one (vocab, emb_dim) matrix, used twice
-        # section 6: mixes the output layer's distribution with one that copies earlier tokens
-        self.copy_head = CopyHead(cfg.emb_dim) if cfg.copy_head else None
+        self.copy_head = CopyHead(cfg.emb_dim) if cfg.copy_head else None  # section 6: copies earlier tokens
         init_gpt_weights(self)  # GPT-2's initialisation, defined below
 
     def forward(self, idx: torch.Tensor, positions: torch.Tensor | None = None, mask: torch.Tensor | None = None,
                 cache: KVCache | None = None, last_only: bool = False) -> torch.Tensor:
-        """Token ids (batch, tokens) -> logits (batch, tokens, vocab_size): a score for every next token.
-        With a copy head (section 6) the scores are log-probabilities, which every use of logits accepts.
+        """Token ids (batch, tokens) -> logits (batch, tokens, vocab_size): a score for every next token (with a
+        copy head, section 6, log-probabilities, which every use of logits accepts).
 
-        For generation (section 7): ``cache``, a ``KVCache`` of earlier tokens that this call extends;
-        ``positions`` (tokens,) or (batch, tokens), by default right after the cached tokens; ``mask`` (batch,
-        tokens, cached + tokens), True where a token may look, by default causal; ``last_only``: the logits of the
-        last position alone, (batch, 1, vocab_size).
+        For generation (section 7): ``cache``, a ``KVCache`` of earlier tokens that this call extends; ``positions``
+        (tokens,) or (batch, tokens), by default right after the cached tokens; ``mask`` (batch, tokens, cached +
+        tokens), True where a token may look, by default causal; ``last_only``: the last position's logits alone.
         """
-        num_tokens = idx.shape[1]
-        if num_tokens > self.cfg.context_length:
-            raise ValueError(f"{num_tokens} tokens is more than context_length={self.cfg.context_length}")
+        num_tokens, limit = idx.shape[1], self.cfg.context_length
+        if num_tokens > limit:
+            raise ValueError(f"{num_tokens} tokens is more than context_length={limit}")
         past = cache.length() if cache is not None else 0
         if positions is None:
-            if past + num_tokens > self.cfg.context_length:
-                raise ValueError(f"{past} cached + {num_tokens} tokens is more than context_length="
-                                 f"{self.cfg.context_length}")
+            if past + num_tokens > limit:
+                raise ValueError(f"{past} cached + {num_tokens} tokens is more than context_length={limit}")
             positions = torch.arange(past, past + num_tokens, device=idx.device)  # (tokens,)
         x = self.tok_emb(idx)  # (batch, tokens, emb_dim)
         if self.pos_emb is not None:
@@ -309,18 +306,16 @@ class GPTModel(nn.Module):
         return self.copy_head(hidden, self.lm_head(hidden), memory, memory_ids, visible)
 
     def num_parameters(self, non_embedding: bool = False) -> int:
-        """Trainable parameters (a tied matrix counted once); ``non_embedding`` leaves out the token
-        and position embeddings and the output layer, the count that scaling laws use (section 10)."""
+        """Trainable parameters; ``non_embedding`` leaves out the embeddings and the output layer (section 10)."""
         return gpt_parameter_count(self, non_embedding)
 
     def flops_per_token(self, seq_len: int | None = None, backward: bool = True) -> int:
-        """Matrix-multiply FLOPs to process one token of a ``seq_len`` sequence (default: the context), forward
-        and backward, or the forward alone with ``backward=False`` (section 11)."""
+        """Matrix-multiply FLOPs per token of a ``seq_len`` sequence, with the ``backward`` pass (section 11)."""
         return gpt_flops_per_token(self, seq_len, backward)
 
 
 def _normal_init(module: nn.Module) -> None:
-    """GPT-2's initialisation of one module: weights ~ N(0, 0.02), biases 0 (layer norms keep their ones and zeros)."""
+    """GPT-2's initialisation of one module: weights ~ N(0, 0.02), biases 0 (layer norms keep ones and zeros)."""
     if isinstance(module, (nn.Linear, nn.Embedding)):
         nn.init.normal_(module.weight, mean=0.0, std=0.02)
     if isinstance(module, nn.Linear) and module.bias is not None:
