@@ -543,8 +543,37 @@ class _JoinRules(_NameRules):
         return b in self.partners.get(a, ()) or a.split(".", 1)[1] == b.split(".", 1)[1]
 
 
-class _WordLexer(_JoinRules):
-    """The lexer's word steps: close a word, bind an alias, check a column."""
+class _NameBinding(_JoinRules):
+    """What a word does to the names in scope: an alias is bound to its table, a column checked against it."""
+
+    def _bind(self, state: SqlState, alias: str) -> SqlState | None:
+        """The state once ``alias`` is defined, bound to the table just written if any; None if a column used with it
+        before (``SELECT h.nme FROM hotels AS h``) is not one of that table's."""
+        columns = self.table_columns.get(state.last_table)
+        if columns is not None and any(a == alias and c not in columns for a, c in state.deferred):
+            return None
+        bound = state.bound + ((alias, state.last_table, state.depth),) if state.last_table else state.bound
+        ctes = state.ctes | {alias} if state.in_with and state.depth == 0 and state.slot == "alias" else state.ctes
+        return state._replace(aliases=state.aliases | {alias}, bound=bound, ctes=ctes, word="", slot="any", after="name",
+                              last_table="", operand=False, deferred=frozenset(p for p in state.deferred if p[0] != alias))
+
+    def _close_column(self, state: SqlState, word: str) -> SqlState | None:
+        """The state after the column ``word`` of ``T1.word``, or None when ``T1``'s table lacks it. After a name
+        that a FROM still to come may define ("?h"), any name goes, checked once ``h`` is bound (``_bind``); a name
+        that is not a column of the schema must be defined (an alias of a sub-query's column) before the query ends."""
+        pending, deferred = state.pending, state.deferred
+        if state.qualifier.startswith("?"):
+            pending = pending if word in self.words["column"] else pending | {word}
+            deferred = deferred | {(state.qualifier[1:], word)} if state.qualifier[1:] else deferred
+        elif word not in self.columns_after_dot(state)[0] and not (not state.qualifier and word in state.aliases):
+            return None
+        on, join_key = self._join_step(state, word)
+        return state._replace(word="", slot="any", after="name", last_table="", operand=False, pending=pending,
+                              deferred=deferred, on=on, join_key=join_key)
+
+
+class _WordLexer(_NameBinding):
+    """The lexer's word step: close a word, check it against its slot and move the state on."""
 
     def _close_word(self, state: SqlState, next_ch: str = "") -> SqlState | None:
         """The state once the word being written ends before ``next_ch`` ("": the end), or None when that word is not
@@ -584,31 +613,6 @@ class _WordLexer(_JoinRules):
         return state._replace(word="", slot=slot, after=after, last_table=last_table, bound=bound, on=on,
                               join_key=join_key, operand=operand and state.slot != "table", before_from=before_from,
                               in_from=in_from, in_with=in_with)
-
-    def _bind(self, state: SqlState, alias: str) -> SqlState | None:
-        """The state once ``alias`` is defined, bound to the table just written if any; None if a column used with it
-        before (``SELECT h.nme FROM hotels AS h``) is not one of that table's."""
-        columns = self.table_columns.get(state.last_table)
-        if columns is not None and any(a == alias and c not in columns for a, c in state.deferred):
-            return None
-        bound = state.bound + ((alias, state.last_table, state.depth),) if state.last_table else state.bound
-        ctes = state.ctes | {alias} if state.in_with and state.depth == 0 and state.slot == "alias" else state.ctes
-        return state._replace(aliases=state.aliases | {alias}, bound=bound, ctes=ctes, word="", slot="any", after="name",
-                              last_table="", operand=False, deferred=frozenset(p for p in state.deferred if p[0] != alias))
-
-    def _close_column(self, state: SqlState, word: str) -> SqlState | None:
-        """The state after the column ``word`` of ``T1.word``, or None when ``T1``'s table lacks it. After a name
-        that a FROM still to come may define ("?h"), any name goes, checked once ``h`` is bound (``_bind``); a name
-        that is not a column of the schema must be defined (an alias of a sub-query's column) before the query ends."""
-        pending, deferred = state.pending, state.deferred
-        if state.qualifier.startswith("?"):
-            pending = pending if word in self.words["column"] else pending | {word}
-            deferred = deferred | {(state.qualifier[1:], word)} if state.qualifier[1:] else deferred
-        elif word not in self.columns_after_dot(state)[0] and not (not state.qualifier and word in state.aliases):
-            return None
-        on, join_key = self._join_step(state, word)
-        return state._replace(word="", slot="any", after="name", last_table="", operand=False, pending=pending,
-                              deferred=deferred, on=on, join_key=join_key)
 
 
 class _SqlLexer(_WordLexer):
@@ -671,22 +675,8 @@ class _SqlLexer(_WordLexer):
         return state._replace(slot="any")
 
 
-class SchemaConstraint(_SqlLexer):
-    """A logits processor that lets the model write, outside quotes, only words the SQL can mean on ``schema``.
-
-    A word after ``FROM``/``JOIN`` must be a table of the schema (or a name of ``WITH t AS (...)``), a word after a
-    dot a column of it (of that table once ``FROM crops AS T1`` has bound ``T1``), any other word a table, a column,
-    a SQL keyword or function, or an alias. A name may stand before the ``FROM`` that defines it (``SELECT h.name FROM hotels AS h``): the query may
-    not end until it is defined. Numbers and quoted text (``'...'``, ``"..."``, backquotes, ``[...]``) are free; only
-    a function or a keyword opens a ``(`` and a ``)`` must close one; no number or function follows a name, no dot
-    follows the table after ``FROM``/``JOIN``, and where an operand is expected no keyword that only follows one
-    (``SUM(betweeN``). With ``join_keys`` (off by default: Spider's gold joins on undeclared keys), in
-    ``ON A.x = B.y`` a column at either end of a declared foreign key must meet the other end or a column of its own
-    name (``_joins``). A token is allowed when the text stays valid with it: the words it completes are allowed and
-    the word it leaves open starts an allowed one. ``<|endoftext|>`` is allowed only where the SQL may end (no open
-    quote or parenthesis, no name missing or undefined). Masks are cached per state, so most steps cost a dictionary
-    look-up. As in SQLite, non-ASCII characters belong to names, so outside quotes they spell names too.
-    """
+class _SqlStates(_SqlLexer):
+    """The lexer on whole texts: where the SQL may end, and the state of a text (cached)."""
 
     def may_end(self, state: SqlState) -> bool:
         """Whether the SQL may stop here: not inside a quote, a parenthesis, ``FROM _``, ``AS _`` or ``T1._``, and
@@ -705,6 +695,24 @@ class SchemaConstraint(_SqlLexer):
                                   else self.advance(SqlState(), text))
         self._last = (text, self._states[text])
         return self._states[text]
+
+
+class SchemaConstraint(_SqlStates):
+    """A logits processor that lets the model write, outside quotes, only words the SQL can mean on ``schema``.
+
+    A word after ``FROM``/``JOIN`` must be a table of the schema (or a name of ``WITH t AS (...)``), a word after a
+    dot a column of it (of that table once ``FROM crops AS T1`` has bound ``T1``), any other word a table, a column,
+    a SQL keyword or function, or an alias. A name may stand before the ``FROM`` that defines it (``SELECT h.name FROM hotels AS h``): the query may
+    not end until it is defined. Numbers and quoted text (``'...'``, ``"..."``, backquotes, ``[...]``) are free; only
+    a function or a keyword opens a ``(`` and a ``)`` must close one; no number or function follows a name, no dot
+    follows the table after ``FROM``/``JOIN``, and where an operand is expected no keyword that only follows one
+    (``SUM(betweeN``). With ``join_keys`` (off by default: Spider's gold joins on undeclared keys), in
+    ``ON A.x = B.y`` a column at either end of a declared foreign key must meet the other end or a column of its own
+    name (``_joins``). A token is allowed when the text stays valid with it: the words it completes are allowed and
+    the word it leaves open starts an allowed one. ``<|endoftext|>`` is allowed only where the SQL may end (no open
+    quote or parenthesis, no name missing or undefined). Masks are cached per state, so most steps cost a dictionary
+    look-up. As in SQLite, non-ASCII characters belong to names, so outside quotes they spell names too.
+    """
 
     def allows(self, state: SqlState, token: int) -> bool:
         """Whether ``token`` keeps the SQL valid from ``state``: the test ``allowed`` makes of every token."""

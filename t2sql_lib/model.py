@@ -268,41 +268,25 @@ class GPTModel(nn.Module):
         self.lm_head = nn.Linear(cfg.emb_dim, cfg.vocab_size, bias=False)
         if cfg.tie_weights:
             self.lm_head.weight = self.tok_emb.weight  # one (vocab, emb_dim) matrix, used twice
-        # section 6: mixes the output layer's distribution with one that copies earlier tokens
-        self.copy_head = CopyHead(cfg.emb_dim) if cfg.copy_head else None
-        self.apply(self._init_weights)
-        # Each block adds two branches to the residual stream; scaling their last layer by 1/sqrt(2 * n_layers)
-        # keeps the stream's variance from growing with depth.
-        for name, param in self.named_parameters():
-            if name.endswith(("att.out_proj.weight", "ff.proj.weight")):
-                nn.init.normal_(param, mean=0.0, std=0.02 / math.sqrt(2 * cfg.n_layers))
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        """GPT-2's initialisation: weights ~ N(0, 0.02), biases 0 (layer norms keep their ones and zeros)."""
-        if isinstance(module, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
+        self.copy_head = CopyHead(cfg.emb_dim) if cfg.copy_head else None  # section 6: copies earlier tokens
+        init_gpt_weights(self)  # GPT-2's initialisation, defined below
 
     def forward(self, idx: torch.Tensor, positions: torch.Tensor | None = None, mask: torch.Tensor | None = None,
                 cache: KVCache | None = None, last_only: bool = False) -> torch.Tensor:
-        """Token ids (batch, tokens) -> logits (batch, tokens, vocab_size): a score for every next token.
-        With a copy head (section 6) the scores are log-probabilities, which every use of logits accepts.
+        """Token ids (batch, tokens) -> logits (batch, tokens, vocab_size): a score for every next token (with a
+        copy head, section 6, log-probabilities, which every use of logits accepts).
 
-        For generation (section 7): ``cache``, a ``KVCache`` of earlier tokens that this call extends;
-        ``positions`` (tokens,) or (batch, tokens), by default right after the cached tokens; ``mask`` (batch,
-        tokens, cached + tokens), True where a token may look, by default causal; ``last_only``: the logits of the
-        last position alone, (batch, 1, vocab_size).
+        For generation (section 7): ``cache``, a ``KVCache`` of earlier tokens that this call extends; ``positions``
+        (tokens,) or (batch, tokens), by default right after the cached tokens; ``mask`` (batch, tokens, cached +
+        tokens), True where a token may look, by default causal; ``last_only``: the last position's logits alone.
         """
-        num_tokens = idx.shape[1]
-        if num_tokens > self.cfg.context_length:
-            raise ValueError(f"{num_tokens} tokens is more than context_length={self.cfg.context_length}")
+        num_tokens, limit = idx.shape[1], self.cfg.context_length
+        if num_tokens > limit:
+            raise ValueError(f"{num_tokens} tokens is more than context_length={limit}")
         past = cache.length() if cache is not None else 0
         if positions is None:
-            if past + num_tokens > self.cfg.context_length:
-                raise ValueError(f"{past} cached + {num_tokens} tokens is more than context_length="
-                                 f"{self.cfg.context_length}")
+            if past + num_tokens > limit:
+                raise ValueError(f"{past} cached + {num_tokens} tokens is more than context_length={limit}")
             positions = torch.arange(past, past + num_tokens, device=idx.device)  # (tokens,)
         x = self.tok_emb(idx)  # (batch, tokens, emb_dim)
         if self.pos_emb is not None:
@@ -322,33 +306,62 @@ class GPTModel(nn.Module):
         return self.copy_head(hidden, self.lm_head(hidden), memory, memory_ids, visible)
 
     def num_parameters(self, non_embedding: bool = False) -> int:
-        """Trainable parameters (a tied matrix counted once); ``non_embedding`` leaves out the token
-        and position embeddings and the output layer, the count that scaling laws use."""
-        total = sum(p.numel() for p in self.parameters())
-        if non_embedding:
-            total -= self.tok_emb.weight.numel()
-            if self.pos_emb is not None:
-                total -= self.pos_emb.weight.numel()
-            if not self.cfg.tie_weights:
-                total -= self.lm_head.weight.numel()
-        return total
+        """Trainable parameters; ``non_embedding`` leaves out the embeddings and the output layer (section 10)."""
+        return gpt_parameter_count(self, non_embedding)
 
     def flops_per_token(self, seq_len: int | None = None, backward: bool = True) -> int:
-        """Matrix-multiply FLOPs (2 per multiply-add) to process one token of a ``seq_len`` sequence.
+        """Matrix-multiply FLOPs per token of a ``seq_len`` sequence, with the ``backward`` pass (section 11)."""
+        return gpt_flops_per_token(self, seq_len, backward)
 
-        Per block: 24 * d^2 for the qkv, output and feed-forward projections, plus 4 * seq_len * d for
-        the attention scores and the weighted sum (the full square; a causal kernel may skip half).
-        Plus 2 * d * vocab for the output layer, and a copy head's projections and scores (section 6).
-        ``backward`` multiplies by 3 (the backward pass costs twice the forward). Layer norms, softmax,
-        GELU and biases are left out: under 1% at GPT-2 sizes.
-        """
-        d, n_layers, vocab = self.cfg.emb_dim, self.cfg.n_layers, self.cfg.vocab_size
-        seq_len = self.cfg.context_length if seq_len is None else seq_len
-        forward = n_layers * (24 * d * d + 4 * seq_len * d) + 2 * d * vocab
-        if self.copy_head is not None:  # its query and key projections, gate and (tokens x tokens) scores
-            k = self.copy_head.head_dim
-            forward += 4 * d * k + 2 * d + 2 * seq_len * k
-        return 3 * forward if backward else forward
+
+def _normal_init(module: nn.Module) -> None:
+    """GPT-2's initialisation of one module: weights ~ N(0, 0.02), biases 0 (layer norms keep ones and zeros)."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, mean=0.0, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+
+
+def init_gpt_weights(model: GPTModel) -> None:
+    """Initialise ``model`` as GPT-2: every weight ~ N(0, 0.02), biases 0, and the last layer of each residual
+    branch ~ N(0, 0.02 / sqrt(2 * n_layers))."""
+    model.apply(_normal_init)
+    # Each block adds two branches to the residual stream; scaling their last layer by 1/sqrt(2 * n_layers)
+    # keeps the stream's variance from growing with depth.
+    for name, param in model.named_parameters():
+        if name.endswith(("att.out_proj.weight", "ff.proj.weight")):
+            nn.init.normal_(param, mean=0.0, std=0.02 / math.sqrt(2 * model.cfg.n_layers))
+
+
+def gpt_parameter_count(model: GPTModel, non_embedding: bool = False) -> int:
+    """Trainable parameters of ``model`` (a tied matrix counted once); ``non_embedding`` leaves out the token
+    and position embeddings and the output layer, the count that scaling laws use."""
+    total = sum(p.numel() for p in model.parameters())
+    if non_embedding:
+        total -= model.tok_emb.weight.numel()
+        if model.pos_emb is not None:
+            total -= model.pos_emb.weight.numel()
+        if not model.cfg.tie_weights:
+            total -= model.lm_head.weight.numel()
+    return total
+
+
+def gpt_flops_per_token(model: GPTModel, seq_len: int | None = None, backward: bool = True) -> int:
+    """Matrix-multiply FLOPs (2 per multiply-add) for ``model`` to process one token of a ``seq_len`` sequence.
+
+    Per block: 24 * d^2 for the qkv, output and feed-forward projections, plus 4 * seq_len * d for
+    the attention scores and the weighted sum (the full square; a causal kernel may skip half).
+    Plus 2 * d * vocab for the output layer, and a copy head's projections and scores (section 6).
+    ``backward`` multiplies by 3 (the backward pass costs twice the forward). Layer norms, softmax,
+    GELU and biases are left out: under 1% at GPT-2 sizes.
+    """
+    d, n_layers, vocab = model.cfg.emb_dim, model.cfg.n_layers, model.cfg.vocab_size
+    seq_len = model.cfg.context_length if seq_len is None else seq_len
+    forward = n_layers * (24 * d * d + 4 * seq_len * d) + 2 * d * vocab
+    if model.copy_head is not None:  # its query and key projections, gate and (tokens x tokens) scores
+        k = model.copy_head.head_dim
+        forward += 4 * d * k + 2 * d + 2 * seq_len * k
+    return 3 * forward if backward else forward
 
 
 def estimate_training_memory(cfg: GPTConfig, batch_size: int, seq_len: int | None = None,
