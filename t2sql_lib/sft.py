@@ -331,18 +331,29 @@ def _batches_of_groups(groups: list, per_batch: int, megabatch: int, rng: random
     return batches
 
 
+def _check_group_settings(max_length: int, batch_size: int, questions_per_schema: int, views: int, megabatch: int,
+                          rename_rate: float) -> None:
+    """``SharedSchemaBatches``'s settings, each wrong one refused with a one-line error that names it."""
+    if min(questions_per_schema, views, megabatch) < 1 or batch_size < questions_per_schema:
+        raise ValueError(f"questions_per_schema={questions_per_schema}, views={views} and megabatch={megabatch} "
+                         f"must be at least 1, and batch_size={batch_size} at least questions_per_schema")
+    if not 0.0 <= rename_rate <= 1.0:
+        raise ValueError(f"rename_rate={rename_rate}: expected a fraction between 0 and 1")
+    if max_length < 2:
+        raise ValueError(f"max_length={max_length} leaves no room for a prompt and its SQL")
+
+
 class SharedSchemaBatches(Dataset):
     """Training batches in which several questions about one database share one reading of its schema.
 
     Why: a prompt is ~200 schema tokens and a query ~35, so with one prompt per question most tokens read are
     prompt that the loss never scores. Here each group of up to ``questions_per_schema`` questions about one schema
     has the schema encoded once; ``SharedSchemaLM`` computes its keys and values once, and every question attends to
-    them and to itself only, at the positions its own prompt would give it: each question's loss is exactly that of
-    a prompt of its own (tested), for fewer tokens processed.
+    them and to itself only, at the positions its own prompt would give it: each question's loss is that of a
+    prompt of its own (tested), for fewer tokens processed.
 
-    Groups come from ``_schema_groups`` (``rename_rate`` renames that share of them), batches of
-    ``batch_size // questions_per_schema`` groups from ``_batches_of_groups``; ``views`` does both that many times,
-    each with another shuffle and other renamings. A question longer than ``max_length`` tokens with its schema is
+    Groups come from ``_schema_groups`` (``rename_rate`` renames that share), batches of ``batch_size //
+    questions_per_schema`` groups from ``_batches_of_groups``, ``views`` times with other shuffles and renamings. A question longer than ``max_length`` tokens with its schema is
     dropped and counted in ``stats``. Item ``i`` is batch ``i``, a list of groups ``(schema_ids, [(question_ids,
     target_ids), ...])``: train with the engine's ``batch_size=1``, ``SharedSchemaCollator`` and
     ``wrap_model=SharedSchemaLM``. ``examples[i]`` lists batch ``i``'s examples as renamed.
@@ -351,13 +362,7 @@ class SharedSchemaBatches(Dataset):
     def __init__(self, examples: Sequence[Example], tokenizer: Any, *, max_length: int, batch_size: int,
                  questions_per_schema: int = 8, rename_rate: float = 0.0, rename_word_prob: float = 0.5,
                  views: int = 1, seed: int = 0, megabatch: int = 8):
-        if min(questions_per_schema, views, megabatch) < 1 or batch_size < questions_per_schema:
-            raise ValueError(f"questions_per_schema={questions_per_schema}, views={views} and megabatch={megabatch} "
-                             f"must be at least 1, and batch_size={batch_size} at least questions_per_schema")
-        if not 0.0 <= rename_rate <= 1.0:
-            raise ValueError(f"rename_rate={rename_rate}: expected a fraction between 0 and 1")
-        if max_length < 2:
-            raise ValueError(f"max_length={max_length} leaves no room for a prompt and its SQL")
+        _check_group_settings(max_length, batch_size, questions_per_schema, views, megabatch, rename_rate)
         by_schema: dict[str, list[Example]] = {}
         for ex in examples:
             by_schema.setdefault(serialize_schema(ex.schema), []).append(ex)
